@@ -1,0 +1,33 @@
+# CUDA is enabled automatically when nvcc exists (KVSTASH_WITH_CUDA=AUTO).
+# Kernels are built for sm_90 (Hopper, software E2M1) and sm_100a (Blackwell,
+# hardware E2M1 conversion). CPU-only builds skip every CUDA target.
+set(KVSTASH_HAVE_CUDA OFF)
+set(KVSTASH_CUDA_INCLUDE_DIR "")
+if(NOT KVSTASH_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES "90;100a")
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    set(KVSTASH_HAVE_CUDA ON)
+    set(KVSTASH_CUDA_INCLUDE_DIR ${CUDAToolkit_INCLUDE_DIRS})
+    message(STATUS "kvstash: CUDA ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES}")
+  elseif(KVSTASH_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "KVSTASH_WITH_CUDA=ON but no nvcc was found")
+  else()
+    message(STATUS "kvstash: no nvcc, building CPU-only")
+  endif()
+endif()
+# The CUDA headers alone (cuda_fp4.h / cuda_fp8.h) serve as a host-side oracle
+# in tests even when nvcc is absent from PATH.
+if(NOT KVSTASH_CUDA_INCLUDE_DIR AND EXISTS /usr/local/cuda/include/cuda_fp4.h)
+  set(KVSTASH_CUDA_INCLUDE_DIR /usr/local/cuda/include)
+endif()

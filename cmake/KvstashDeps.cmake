@@ -1,0 +1,11 @@
+# Third-party dependencies, all from Debian 12 packages (deploy/install-deps.sh).
+find_package(absl REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+find_package(Threads REQUIRED)
+if(KVSTASH_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(KVSTASH_BUILD_BENCHMARKS)
+  find_package(benchmark REQUIRED)
+endif()
