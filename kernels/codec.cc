@@ -52,8 +52,8 @@ absl::StatusOr<Format> ParseFormat(absl::string_view name) {
   if (name == "fp8_e4m3" || name == "fp8") return Format::kFp8E4M3;
   if (name == "nvfp4") return Format::kNvfp4;
   if (name == "mxfp4") return Format::kMxfp4;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown format '", name, "' (expected nvfp4, mxfp4, fp8_e4m3, bf16 or fp16)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown format '", name, "' (expected nvfp4, mxfp4, fp8_e4m3, bf16 or fp16)"));
 }
 
 size_t FormatBlock(Format f) {
@@ -91,8 +91,8 @@ absl::Status ValidateShape(Format f, size_t total_elements, size_t cols) {
   if (cols == 0) return absl::InvalidArgumentError("cols must be positive");
   if (total_elements == 0) return absl::InvalidArgumentError("tensor is empty");
   if (total_elements % cols != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("element count ", total_elements,
-                                                   " is not a multiple of cols ", cols));
+    return absl::InvalidArgumentError(
+        absl::StrCat("element count ", total_elements, " is not a multiple of cols ", cols));
   }
   if (cols % block != 0) {
     return absl::InvalidArgumentError(absl::StrCat("cols ", cols, " is not a multiple of the ",
@@ -109,8 +109,8 @@ absl::StatusOr<float> GDecFromAmax(float amax, float divisor) {
   if (amax == 0.0f) return 1.0f;
   const float g = amax / divisor;
   if (!(g > 0.0f) || !std::isfinite(g)) {
-    return absl::InvalidArgumentError(absl::StrCat("global scale ", g, " from amax ", amax,
-                                                   " is not a positive finite float"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("global scale ", g, " from amax ", amax, " is not a positive finite float"));
   }
   return g;
 }
@@ -121,8 +121,8 @@ float AbsMax(DType t, const void* src, size_t n, Impl impl) {
   return impl == Impl::kFast ? fast::AbsMax(t, src, n) : reference::AbsMax(t, src, n);
 }
 
-void Nvfp4Quantize(DType t, const void* src, size_t n, float g_dec, uint8_t* data,
-                   uint8_t* scales, Impl impl) {
+void Nvfp4Quantize(DType t, const void* src, size_t n, float g_dec, uint8_t* data, uint8_t* scales,
+                   Impl impl) {
   if (impl == Impl::kFast) return fast::Nvfp4Quantize(t, src, n, g_dec, data, scales);
   reference::Nvfp4Quantize(t, src, n, g_dec, data, scales);
 }

@@ -17,10 +17,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace kvstash::kernels {
 
@@ -65,8 +65,8 @@ inline constexpr float kNvfp4Amax448 = 448.0f;
 // REQUIRES: n % 16 == 0; data has n/2 bytes, scales n/16 bytes; g_dec finite > 0.
 // A block holding a NaN is "poisoned": scale 0x7F (E4M3 NaN), codes 0x7, and
 // it dequantises to NaN. Inf saturates.
-void Nvfp4Quantize(DType t, const void* src, size_t n, float g_dec, uint8_t* data,
-                   uint8_t* scales, Impl impl = Impl::kFast);
+void Nvfp4Quantize(DType t, const void* src, size_t n, float g_dec, uint8_t* data, uint8_t* scales,
+                   Impl impl = Impl::kFast);
 // Writes n elements of dtype `t` to dst: x = (e2m1 * sf) * g_dec, rounded once
 // to fp32, then to bf16/fp16 (round to nearest even).
 void Nvfp4Dequantize(const uint8_t* data, const uint8_t* scales, size_t n, float g_dec, DType t,

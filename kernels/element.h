@@ -116,7 +116,7 @@ KVSTASH_HD uint8_t EncodeE4m3(float x) {
     code = 0x7e;
   } else {
     uint32_t m = u & 0x7fffffffu;
-    m += 0x7ffffu + ((m >> 20) & 1u);  // round 23 mantissa bits to 3, ties to even
+    m += 0x7ffffu + ((m >> 20) & 1u);       // round 23 mantissa bits to 3, ties to even
     const uint32_t exp = (m >> 23) - 120u;  // rebias 127 -> 7
     code = (exp << 3) | ((m >> 20) & 0x7u);
     code = code < 0x7eu ? code : 0x7eu;
@@ -197,7 +197,7 @@ KVSTASH_HD uint16_t FloatToHalf(float x) {
   const uint32_t a = u & 0x7fffffffu;
   if (a > 0x7f800000u) return 0x7fff;
   if (a >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to Inf
-  if (a < 0x38800000u) {                       // below 2^-14: subnormal half
+  if (a < 0x38800000u) {                        // below 2^-14: subnormal half
     // Scale so the half subnormal unit 2^-24 becomes 1, then round.
     const float scaled = MulRn(BitsFloat(a), 16777216.0f);
     return sign | static_cast<uint16_t>(RoundHalfEven(scaled));

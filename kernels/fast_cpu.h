@@ -11,8 +11,7 @@ namespace kvstash::kernels::fast {
 bool HasAvx2();
 
 float AbsMax(DType t, const void* src, size_t n);
-void Nvfp4Quantize(DType t, const void* src, size_t n, float g_dec, uint8_t* data,
-                   uint8_t* scales);
+void Nvfp4Quantize(DType t, const void* src, size_t n, float g_dec, uint8_t* data, uint8_t* scales);
 void Nvfp4Dequantize(const uint8_t* data, const uint8_t* scales, size_t n, float g_dec, DType t,
                      void* dst);
 void Nvfp4DequantizeToFp8(const uint8_t* data, const uint8_t* scales, size_t n, uint8_t* dst);

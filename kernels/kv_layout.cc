@@ -1,7 +1,7 @@
 #include "kernels/kv_layout.h"
 
-#include "common/check.h"
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 
 namespace kvstash::kernels {
 
@@ -68,7 +68,8 @@ void InterleaveScales4(const uint8_t* src, uint8_t* dst, uint32_t heads, uint32_
   size_t i = 0;
   for (uint32_t h = 0; h < heads; ++h) {
     for (uint32_t t = 0; t < tokens; ++t) {
-      for (uint32_t g = 0; g < groups; ++g) dst[InterleavedScaleIndex(h, t, g, tokens, groups)] = src[i++];
+      for (uint32_t g = 0; g < groups; ++g)
+        dst[InterleavedScaleIndex(h, t, g, tokens, groups)] = src[i++];
     }
   }
 }
@@ -78,7 +79,8 @@ void DeinterleaveScales4(const uint8_t* src, uint8_t* dst, uint32_t heads, uint3
   size_t i = 0;
   for (uint32_t h = 0; h < heads; ++h) {
     for (uint32_t t = 0; t < tokens; ++t) {
-      for (uint32_t g = 0; g < groups; ++g) dst[i++] = src[InterleavedScaleIndex(h, t, g, tokens, groups)];
+      for (uint32_t g = 0; g < groups; ++g)
+        dst[i++] = src[InterleavedScaleIndex(h, t, g, tokens, groups)];
     }
   }
 }

@@ -28,10 +28,8 @@ TEST(KvBlockLayout, Llama8bNvfp4Sizes) {
 
 TEST(KvBlockLayout, BytesPerTokenMatchTheFormatTable) {
   // Bytes per token per KV head at head_dim 128: BF16 256, FP8 128, NVFP4 72, MXFP4 68.
-  const std::pair<Format, size_t> expected[] = {{Format::kBf16, 256},
-                                                {Format::kFp8E4M3, 128},
-                                                {Format::kNvfp4, 72},
-                                                {Format::kMxfp4, 68}};
+  const std::pair<Format, size_t> expected[] = {
+      {Format::kBf16, 256}, {Format::kFp8E4M3, 128}, {Format::kNvfp4, 72}, {Format::kMxfp4, 68}};
   for (const auto& [format, bytes] : expected) {
     auto layout = KvBlockLayout::Create({1, 1, 128, 1, 1}, format);
     ASSERT_TRUE(layout.ok());

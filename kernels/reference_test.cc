@@ -50,7 +50,7 @@ TEST(E4m3, SpecialValues) {
   EXPECT_EQ(EncodeE4m3(kInf), 0x7e);
   EXPECT_EQ(EncodeE4m3(-kInf), 0xfe);
   EXPECT_EQ(EncodeE4m3(kNan), 0x7f);
-  EXPECT_EQ(EncodeE4m3(0.001953125f), 0x01);  // 2^-9, smallest subnormal
+  EXPECT_EQ(EncodeE4m3(0.001953125f), 0x01);   // 2^-9, smallest subnormal
   EXPECT_EQ(EncodeE4m3(0.0009765625f), 0x00);  // 2^-10 ties to even -> 0
   EXPECT_EQ(EncodeE4m3(1.0f), 0x38);
   EXPECT_TRUE(std::isnan(DecodeE4m3(0x7f)));
@@ -143,11 +143,11 @@ TEST(Nvfp4, DequantizeToFp8MatchesRecipe) {
 }
 
 TEST(Mxfp4, ScalesAndPoisoning) {
-  EXPECT_EQ(MxScaleFloor(1.0f), 125);   // 2^(0 - 2)
-  EXPECT_EQ(MxScaleFloor(7.9f), 127);   // 2^(2 - 2)
+  EXPECT_EQ(MxScaleFloor(1.0f), 125);  // 2^(0 - 2)
+  EXPECT_EQ(MxScaleFloor(7.9f), 127);  // 2^(2 - 2)
   EXPECT_EQ(MxScaleFloor(0.0f), 0);
   EXPECT_EQ(MxScaleFloor(kNan), 0xff);
-  EXPECT_EQ(MxScaleRceil(6.0f), 127);   // ceil(log2(1)) = 0
+  EXPECT_EQ(MxScaleRceil(6.0f), 127);  // ceil(log2(1)) = 0
   EXPECT_EQ(MxScaleRceil(6.1f), 128);
   EXPECT_EQ(MxScaleRceil(0.0f), 0);
   std::vector<float> x(64, 0.5f);

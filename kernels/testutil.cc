@@ -42,8 +42,8 @@ ErrorStats Compare(const float* ref, const float* got, size_t n) {
   }
   ErrorStats s;
   s.rel_rmse = sx > 0 ? std::sqrt(se / sx) : (se > 0 ? std::numeric_limits<double>::infinity() : 0);
-  s.sqnr_db = s.rel_rmse > 0 ? -20.0 * std::log10(s.rel_rmse)
-                             : std::numeric_limits<double>::infinity();
+  s.sqnr_db =
+      s.rel_rmse > 0 ? -20.0 * std::log10(s.rel_rmse) : std::numeric_limits<double>::infinity();
   return s;
 }
 
