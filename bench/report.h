@@ -1,0 +1,33 @@
+// Benchmark results in the one shape every kvstash benchmark prints
+// (DESIGN.md "Performance targets"): a human table, and with --json
+//   {"machine": "...", "results": [{"name", "unit", "value", "baseline_name",
+//                                   "baseline", "ratio"}, ...]}
+// Baselines are measured in the same run; ratio = value / baseline.
+#ifndef KVSTASH_BENCH_REPORT_H_
+#define KVSTASH_BENCH_REPORT_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace kvstash::bench {
+
+struct Result {
+  std::string name;  // e.g. "nvfp4_quantize_f32_64MiB/fast"
+  std::string unit;  // e.g. "GB/s"
+  double value = 0;
+  std::string baseline_name;  // e.g. "memcpy"
+  double baseline = 0;
+  std::string target;  // optional, e.g. ">= 0.5" (printed, never asserted)
+  double ratio() const { return baseline > 0 ? value / baseline : 0; }
+};
+
+// "CPU model, N cores" from /proc/cpuinfo, or "unknown".
+std::string MachineDescription();
+
+void PrintTable(const std::vector<Result>& results, std::ostream& out);
+void PrintJson(const std::vector<Result>& results, std::ostream& out);
+
+}  // namespace kvstash::bench
+
+#endif  // KVSTASH_BENCH_REPORT_H_

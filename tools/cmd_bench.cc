@@ -1,0 +1,61 @@
+// kvstash bench: dispatches to the benchmark families. Each prints a table
+// (or --json) of results next to baselines measured in the same run.
+#include <unistd.h>
+
+#include <climits>
+#include <iostream>
+#include <string>
+
+#include "tools/commands.h"
+
+namespace kvstash::tools {
+namespace {
+
+constexpr char kBenchHelp[] =
+    "usage: kvstash bench codec|tiers [flags]\n\n"
+    "  codec   CPU NVFP4/MXFP4/FP8 codec GB/s vs memcpy and vs the scalar reference\n"
+    "          (runs the kvstash_codec_bench Google Benchmark binary)\n"
+    "  tiers   host and disk tier GB/s vs memcpy and vs plain file I/O\n\n"
+    "Every bench takes --json to print {\"machine\", \"results\": [...]}.\n";
+
+// The Google Benchmark binary sits in the build tree next to ours:
+// <build>/tools/kvstash -> <build>/bench/kvstash_codec_bench.
+std::string CodecBenchPath() {
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return "kvstash_codec_bench";
+  std::string dir(self, static_cast<size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));
+  for (const std::string& candidate :
+       {dir + "/kvstash_codec_bench", dir + "/../bench/kvstash_codec_bench"}) {
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "kvstash_codec_bench";
+}
+
+}  // namespace
+
+int RunBenchCodec(const Args& args) {
+  const std::string path = CodecBenchPath();
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(path.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execvp(path.c_str(), argv.data());
+  std::cerr << "error: cannot run " << path << " (build the kvstash_codec_bench target)\n";
+  return 1;
+}
+
+int RunBench(const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kBenchHelp;
+    return args.empty() ? 2 : 0;
+  }
+  const Args rest(args.begin() + 1, args.end());
+  if (args[0] == "codec") return RunBenchCodec(rest);
+  if (args[0] == "tiers") return RunBenchTiers(rest);
+  std::cerr << "error: unknown bench '" << args[0] << "' (expected codec or tiers)\n";
+  return 2;
+}
+
+}  // namespace kvstash::tools

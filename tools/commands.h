@@ -1,0 +1,21 @@
+// Subcommands of the `kvstash` CLI. Each takes the arguments after its own
+// name and returns the process exit code: 0 success, 1 failure at run time,
+// 2 usage error. Errors go to stderr and name what is wrong.
+#ifndef KVSTASH_TOOLS_COMMANDS_H_
+#define KVSTASH_TOOLS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+namespace kvstash::tools {
+
+using Args = std::vector<std::string>;
+
+int RunCodec(const Args& args);       // kvstash codec encode|decode (tools/cmd_codec.cc)
+int RunBench(const Args& args);       // kvstash bench codec|tiers (tools/cmd_bench.cc)
+int RunBenchCodec(const Args& args);  // kvstash bench codec (tools/cmd_bench.cc)
+int RunBenchTiers(const Args& args);  // kvstash bench tiers (tools/cmd_bench_tiers.cc)
+
+}  // namespace kvstash::tools
+
+#endif  // KVSTASH_TOOLS_COMMANDS_H_
