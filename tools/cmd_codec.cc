@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "kernels/element.h"
+#include "kernels/testutil.h"
 #include "tools/codec_job.h"
 #include "tools/commands.h"
 #include "tools/file_io.h"
@@ -16,10 +17,11 @@ namespace kvstash::tools {
 namespace {
 
 constexpr char kCodecHelp[] =
-    "usage: kvstash codec encode|decode [flags]\n\n"
+    "usage: kvstash codec encode|decode|gen [flags]\n\n"
     "Quantise a row-major tensor file to a KV-cache storage format and back.\n"
     "Blocks run along rows (nvfp4: 16 elements, mxfp4: 32). Run\n"
-    "`kvstash codec encode --help` or `kvstash codec decode --help` for the flags.\n";
+    "`kvstash codec encode --help` or `kvstash codec decode --help` for the flags;\n"
+    "`kvstash codec gen` writes test tensors (NVFP4.md's generator).\n";
 
 int Fail(const absl::Status& s) {
   std::cerr << "error: " << s.message() << "\n";
@@ -254,6 +256,50 @@ int RunDecode(const Args& args) {
   return 0;
 }
 
+int RunGen(const Args& args) {
+  FlagSet flags("kvstash codec gen --rows R --cols C --out FILE [flags]",
+                "Write a test tensor generated exactly as NVFP4.md describes (std::mt19937_64;\n"
+                "normal by Box-Muller, uniform U(-1,1)), optionally with outlier channels\n"
+                "(1% of columns x20), as raw f32, bf16 or f16.");
+  flags.String("rows", "rows");
+  flags.String("cols", "columns");
+  flags.String("out", "output file");
+  flags.String("dist", "normal or uniform", "normal");
+  flags.String("seed", "generator seed", "1");
+  flags.String("dtype", "f32, bf16 or f16", "f32");
+  flags.Bool("outliers", "multiply 1% of the columns by 20 (keys with outlier channels)");
+  if (int rc = ParseOrExit(flags, args); rc >= 0) return rc;
+  absl::StatusOr<uint64_t> rows = flags.GetU64("rows"), cols = flags.GetU64("cols"),
+                           seed = flags.GetU64("seed");
+  for (const auto* v : {&rows, &cols, &seed}) {
+    if (!v->ok()) return Fail(v->status());
+  }
+  absl::StatusOr<kernels::DType> dtype = kernels::ParseDType(flags.Get("dtype"));
+  if (!dtype.ok()) return Fail(dtype.status());
+  const std::string dist = flags.Get("dist");
+  if (dist != "normal" && dist != "uniform") {
+    return Fail(absl::InvalidArgumentError("--dist must be normal or uniform, got '" + dist + "'"));
+  }
+  const size_t n = *rows * *cols;
+  if (n == 0 || n > (size_t{1} << 32)) {
+    return Fail(absl::InvalidArgumentError("--rows x --cols must be between 1 and 2^32"));
+  }
+  std::vector<float> x = dist == "normal" ? kernels::testing::NormalData(*seed, n)
+                                          : kernels::testing::UniformData(*seed, n);
+  if (flags.GetBool("outliers")) {
+    for (size_t i = 0; i < n; ++i) x[i] *= (i % *cols) % 100 == 0 ? 20.0f : 1.0f;
+  }
+  std::vector<uint8_t> out(n * kernels::DTypeSize(*dtype));
+  kernels::ConvertDType(kernels::DType::kF32, x.data(), n, *dtype, out.data());
+  if (absl::Status s = WriteWholeFile(flags.Get("out"), "--out", out.data(), out.size());
+      !s.ok()) {
+    return Fail(s);
+  }
+  std::cout << absl::StrFormat("wrote %zu x %zu %s %s to %s\n", *rows, *cols, dist,
+                               kernels::DTypeName(*dtype), flags.Get("out"));
+  return 0;
+}
+
 }  // namespace
 
 int RunCodec(const Args& args) {
@@ -264,7 +310,8 @@ int RunCodec(const Args& args) {
   const Args rest(args.begin() + 1, args.end());
   if (args[0] == "encode") return RunEncode(rest);
   if (args[0] == "decode") return RunDecode(rest);
-  std::cerr << "error: unknown codec subcommand '" << args[0] << "' (expected encode or decode)\n";
+  if (args[0] == "gen") return RunGen(rest);
+  std::cerr << "error: unknown codec subcommand '" << args[0] << "' (expected encode, decode or gen)\n";
   return 2;
 }
 
