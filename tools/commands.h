@@ -12,6 +12,7 @@ namespace kvstash::tools {
 using Args = std::vector<std::string>;
 
 int RunCodec(const Args& args);       // kvstash codec encode|decode (tools/cmd_codec.cc)
+int RunHash(const Args& args);        // kvstash hash (tools/cmd_hash.cc)
 int RunBench(const Args& args);       // kvstash bench codec|tiers (tools/cmd_bench.cc)
 int RunBenchCodec(const Args& args);  // kvstash bench codec (tools/cmd_bench.cc)
 int RunBenchTiers(const Args& args);  // kvstash bench tiers (tools/cmd_bench_tiers.cc)

@@ -17,6 +17,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"codec", "encode/decode tensors: nvfp4, mxfp4, fp8_e4m3, bf16, fp16", RunCodec},
+    {"hash", "block keys of token ids: Dynamo xxh3 chain or vLLM sha256_cbor", RunHash},
     {"bench", "benchmarks with same-run baselines: bench codec | bench tiers", RunBench},
 };
 
