@@ -1,0 +1,357 @@
+#include "service/options.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/check.h"
+#include "service/config.h"
+
+namespace kvstash::service {
+namespace {
+
+constexpr double kGib = 1024.0 * 1024.0 * 1024.0;
+
+// One row per option. `set` parses text into the options and returns an error
+// without context; the caller names the flag or the file and line. `get`
+// prints the value so that `set` reads it back unchanged.
+struct OptionSpec {
+  absl::string_view flag;  // without "--"; the config key is the same with '_' for '-'
+  absl::string_view value_name;
+  absl::string_view help;
+  std::string (*default_text)(const OptionsEnvironment& env);  // "" = derived after parsing
+  absl::Status (*set)(absl::string_view text, DaemonOptions& o);
+  std::string (*get)(const DaemonOptions& o);
+};
+
+std::string ConfigKey(absl::string_view flag) { return absl::StrReplaceAll(flag, {{"-", "_"}}); }
+
+// ----------------------------------------------------------- value parsers --
+
+absl::Status SetPath(absl::string_view text, std::string& out) {
+  if (text.empty()) return absl::InvalidArgumentError("must not be empty");
+  if (text.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("must not contain a NUL byte");
+  }
+  out = std::string(text);
+  return absl::OkStatus();
+}
+
+// host:port or [v6-host]:port; port 0 asks the kernel for a free one.
+absl::Status SetAddress(absl::string_view text, std::string& out) {
+  const size_t colon = text.rfind(':');
+  const absl::string_view host = colon == absl::string_view::npos ? "" : text.substr(0, colon);
+  bool ok = !host.empty();
+  if (ok && host.front() == '[') ok = host.size() > 2 && host.back() == ']';
+  if (ok && host.front() != '[') ok = host.find(':') == absl::string_view::npos;
+  if (!ok) return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not host:port"));
+  absl::StatusOr<uint64_t> port = ParseUint(text.substr(colon + 1), 65535);
+  if (!port.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' has an invalid port (expected 0..65535)"));
+  }
+  out = std::string(text);
+  return absl::OkStatus();
+}
+
+absl::Status SetGib(absl::string_view text, uint64_t& out) {
+  absl::StatusOr<double> gib = ParseNonNegative(text);
+  if (!gib.ok()) return gib.status();
+  if (*gib > kMaxTierGib) {
+    return absl::OutOfRangeError(
+        absl::StrCat("'", text, "' GiB is more than the limit of ", kMaxTierGib, " GiB"));
+  }
+  out = static_cast<uint64_t>(std::llround(*gib * kGib));
+  return absl::OkStatus();
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  KVSTASH_CHECK(ec == std::errc());
+  return std::string(buf, end);
+}
+
+std::string GetGib(uint64_t bytes) { return FormatDouble(static_cast<double>(bytes) / kGib); }
+
+// A byte count with an optional binary suffix: 65536, 64KiB, 64MiB, 1GiB.
+absl::StatusOr<uint64_t> ParseBytes(absl::string_view text) {
+  static constexpr std::pair<absl::string_view, uint64_t> kSuffixes[] = {
+      {"KiB", uint64_t{1} << 10}, {"MiB", uint64_t{1} << 20}, {"GiB", uint64_t{1} << 30}};
+  uint64_t unit = 1;
+  absl::string_view digits = text;
+  for (const auto& [suffix, scale] : kSuffixes) {
+    if (absl::EndsWith(text, suffix)) {
+      digits = text.substr(0, text.size() - suffix.size());
+      unit = scale;
+    }
+  }
+  absl::StatusOr<uint64_t> n = ParseUint(digits, UINT64_MAX / unit);
+  if (!n.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a byte count (e.g. 67108864 or 64MiB)"));
+  }
+  return *n * unit;
+}
+
+absl::Status SetInRange(absl::StatusOr<uint64_t> v, absl::string_view text, uint64_t lo,
+                        uint64_t hi, uint64_t& out) {
+  if (!v.ok()) return v.status();
+  if (*v < lo || *v > hi) {
+    return absl::OutOfRangeError(absl::StrCat("'", text, "' is outside ", lo, "..", hi));
+  }
+  out = *v;
+  return absl::OkStatus();
+}
+
+absl::Status SetU32InRange(absl::string_view text, uint64_t hi, uint32_t& out) {
+  uint64_t v = 0;
+  absl::Status s = SetInRange(ParseUint(text), text, 1, hi, v);
+  if (s.ok()) out = static_cast<uint32_t>(v);
+  return s;
+}
+
+// --------------------------------------------------------------- the table --
+
+std::string DefaultDataDir(const OptionsEnvironment& env) {
+  if (!env.xdg_state_home.empty() && env.xdg_state_home.front() == '/') {
+    return absl::StrCat(env.xdg_state_home, "/kvstash");
+  }
+  return absl::StrCat("/tmp/kvstash-", env.uid);
+}
+
+constexpr OptionSpec kOptions[] = {
+    {"config", "FILE", "read options from FILE (key = value lines); flags override it",
+     [](const OptionsEnvironment&) { return std::string(); },
+     [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.config_file); },
+     [](const DaemonOptions& o) { return o.config_file; }},
+    {"data-dir", "DIR", "state directory ($XDG_STATE_HOME/kvstash, else /tmp/kvstash-$UID)",
+     DefaultDataDir, [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.data_dir); },
+     [](const DaemonOptions& o) { return o.data_dir; }},
+    {"socket", "PATH", "Unix socket for local engines (default: <data-dir>/kvstashd.sock)",
+     [](const OptionsEnvironment&) { return std::string(); },
+     [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.socket_path); },
+     [](const DaemonOptions& o) { return o.socket_path; }},
+    {"listen", "HOST:PORT", "TCP address for peers and routers (Cap'n Proto RPC)",
+     [](const OptionsEnvironment&) { return std::string("127.0.0.1:7411"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetAddress(t, o.listen_address); },
+     [](const DaemonOptions& o) { return o.listen_address; }},
+    {"http", "HOST:PORT", "admin HTTP address: /metrics, /healthz, /readyz, /v1/stats",
+     [](const OptionsEnvironment&) { return std::string("127.0.0.1:7412"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetAddress(t, o.http_address); },
+     [](const DaemonOptions& o) { return o.http_address; }},
+    {"host-gib", "GIB", "host-memory tier size in GiB (fractions allowed; 0 disables)",
+     [](const OptionsEnvironment&) { return std::string("4"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetGib(t, o.host_bytes); },
+     [](const DaemonOptions& o) { return GetGib(o.host_bytes); }},
+    {"disk-gib", "GIB", "disk tier size in GiB under --data-dir (0 disables)",
+     [](const OptionsEnvironment&) { return std::string("64"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetGib(t, o.disk_bytes); },
+     [](const DaemonOptions& o) { return GetGib(o.disk_bytes); }},
+    {"device-gib", "GIB", "GPU memory tier size in GiB (0 disables)",
+     [](const OptionsEnvironment&) { return std::string("0"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetGib(t, o.device_bytes); },
+     [](const DaemonOptions& o) { return GetGib(o.device_bytes); }},
+    {"profile", "NAME|PATH", "model profile: a name from the profile path or a .conf file",
+     [](const OptionsEnvironment&) { return std::string("tiny"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.profile); },
+     [](const DaemonOptions& o) { return o.profile; }},
+    {"storage-format", "FORMAT", "default storage format: nvfp4, mxfp4, fp8_e4m3, bf16, fp16",
+     [](const OptionsEnvironment&) { return std::string("nvfp4"); },
+     [](absl::string_view t, DaemonOptions& o) -> absl::Status {
+       absl::StatusOr<kernels::Format> f = kernels::ParseFormat(t);
+       if (f.ok()) o.storage_format = *f;
+       return f.status();
+     },
+     [](const DaemonOptions& o) { return std::string(kernels::FormatName(o.storage_format)); }},
+    {"sync", "POLICY", "disk durability: wal (group-synced log) or fsync (every put)",
+     [](const OptionsEnvironment&) { return std::string("wal"); },
+     [](absl::string_view t, DaemonOptions& o) -> absl::Status {
+       if (t == "wal" || t == "fsync") {
+         o.sync = t == "wal" ? SyncPolicy::kWal : SyncPolicy::kFsync;
+         return absl::OkStatus();
+       }
+       return absl::InvalidArgumentError(
+           absl::StrCat("unknown policy '", t, "' (expected wal or fsync)"));
+     },
+     [](const DaemonOptions& o) { return std::string(SyncPolicyName(o.sync)); }},
+    {"max-message-bytes", "BYTES", "largest RPC message accepted (e.g. 67108864 or 64MiB)",
+     [](const OptionsEnvironment&) { return std::string("64MiB"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       return SetInRange(ParseBytes(t), t, kMinMessageBytes, kMaxMessageBytes, o.max_message_bytes);
+     },
+     [](const DaemonOptions& o) { return absl::StrCat(o.max_message_bytes); }},
+    {"max-batch-blocks", "N", "most blocks in one batched request",
+     [](const OptionsEnvironment&) { return std::string("4096"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       return SetU32InRange(t, kMaxBatchBlocks, o.max_batch_blocks);
+     },
+     [](const DaemonOptions& o) { return absl::StrCat(o.max_batch_blocks); }},
+    {"max-connections", "N", "most concurrent RPC connections",
+     [](const OptionsEnvironment&) { return std::string("256"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       return SetU32InRange(t, kMaxConnections, o.max_connections);
+     },
+     [](const DaemonOptions& o) { return absl::StrCat(o.max_connections); }},
+};
+
+const OptionSpec* FindByFlag(absl::string_view flag) {
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.flag == flag) return &spec;
+  }
+  return nullptr;
+}
+
+const OptionSpec* FindByKey(absl::string_view key) {
+  for (const OptionSpec& spec : kOptions) {
+    if (ConfigKey(spec.flag) == key) return &spec;
+  }
+  return nullptr;
+}
+
+// ------------------------------------------------------------------ parsing --
+
+using FlagValues = std::map<const OptionSpec*, std::string>;
+
+// Splits args into flag values. Sets `help` instead when --help/-h appears.
+absl::StatusOr<FlagValues> ReadFlags(const std::vector<std::string>& args, bool& help) {
+  FlagValues values;
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return values;
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
+    }
+    absl::string_view name = arg.substr(2);
+    const size_t eq = name.find('=');
+    const OptionSpec* spec = FindByFlag(name.substr(0, eq));
+    if (spec == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", name.substr(0, eq), " (see --help)"));
+    }
+    const std::string where = absl::StrCat("--", spec->flag, ": ");
+    std::string value;
+    if (eq != absl::string_view::npos) {
+      value = std::string(name.substr(eq + 1));
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(where, "missing value"));
+    }
+    if (!values.emplace(spec, std::move(value)).second) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "given more than once"));
+    }
+  }
+  return values;
+}
+
+absl::Status ApplyConfigFile(const std::string& path, DaemonOptions& o) {
+  absl::StatusOr<ConfigMap> config = LoadConfigFile(path);
+  if (!config.ok()) return config.status();
+  for (const std::string& key : config->KeysInOrder()) {
+    const OptionSpec* spec = FindByKey(key);
+    if (spec == nullptr || spec->flag == "config") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config->Where(key), ": unknown option '", key, "'",
+                       spec == nullptr ? "" : " (a config file cannot name another config file)"));
+    }
+    absl::Status s = config->Annotate(key, spec->set(config->Find(key)->value, o));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Finish(DaemonOptions& o) {
+  if (o.socket_path.empty()) o.socket_path = absl::StrCat(o.data_dir, "/kvstashd.sock");
+  if (o.socket_path.size() > kMaxUnixSocketPath) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--socket: '", o.socket_path, "' is ", o.socket_path.size(), " bytes, longer than the ",
+        kMaxUnixSocketPath, " a Unix socket path may have (set --socket or a shorter --data-dir)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::string_view SyncPolicyName(SyncPolicy p) { return p == SyncPolicy::kWal ? "wal" : "fsync"; }
+
+OptionsEnvironment OptionsEnvironment::FromProcess() {
+  OptionsEnvironment env;
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  env.xdg_state_home = xdg == nullptr ? "" : xdg;
+  env.uid = static_cast<uint32_t>(getuid());
+  return env;
+}
+
+absl::StatusOr<DaemonOptions> ParseDaemonOptions(const std::vector<std::string>& args) {
+  return ParseDaemonOptions(args, OptionsEnvironment::FromProcess());
+}
+
+absl::StatusOr<DaemonOptions> ParseDaemonOptions(const std::vector<std::string>& args,
+                                                 const OptionsEnvironment& env) {
+  DaemonOptions o;
+  for (const OptionSpec& spec : kOptions) {
+    const std::string text = spec.default_text(env);
+    if (!text.empty()) KVSTASH_CHECK(spec.set(text, o).ok());
+  }
+  absl::StatusOr<FlagValues> flags = ReadFlags(args, o.help);
+  if (!flags.ok()) return flags.status();
+  if (o.help) {
+    Finish(o).IgnoreError();  // --help wins over every other problem
+    return o;
+  }
+  const OptionSpec* config_spec = FindByFlag("config");
+  if (auto it = flags->find(config_spec); it != flags->end()) {
+    absl::Status s = config_spec->set(it->second, o);
+    if (s.ok()) s = ApplyConfigFile(o.config_file, o);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [spec, value] : *flags) {
+    absl::Status s = spec->set(value, o);
+    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("--", spec->flag, ": ", s.message()));
+  }
+  absl::Status s = Finish(o);
+  if (!s.ok()) return s;
+  return o;
+}
+
+std::string DaemonOptionsHelp(const OptionsEnvironment& env) {
+  std::string out =
+      "usage: kvstashd [flags]\n"
+      "The kvstash node daemon. Every flag may also be set in a --config file as\n"
+      "`key = value`, where the key is the flag name with '_' for '-'.\n\n";
+  for (const OptionSpec& spec : kOptions) {
+    absl::StrAppend(&out, "  --", spec.flag, " ", spec.value_name, "\n      ", spec.help);
+    const std::string def = spec.default_text(env);
+    if (!def.empty()) absl::StrAppend(&out, " (default: ", def, ")");
+    absl::StrAppend(&out, "\n");
+  }
+  absl::StrAppend(&out, "  --help\n      print this text and exit\n");
+  return out;
+}
+
+std::string FormatDaemonOptions(const DaemonOptions& options) {
+  std::string out;
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.flag == "config") continue;
+    std::string value = spec.get(options);
+    // Quote everything: paths may hold '#' or spaces. Escape what config.h unescapes.
+    value = absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+    absl::StrAppend(&out, ConfigKey(spec.flag), " = \"", value, "\"\n");
+  }
+  return out;
+}
+
+}  // namespace kvstash::service
