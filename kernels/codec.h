@@ -9,7 +9,7 @@
 // Two CPU implementations produce identical bits: Impl::kReference (plain
 // scalar loops, the readable specification) and Impl::kFast (AVX2 with
 // runtime dispatch, falling back to the reference on older CPUs). The CUDA
-// kernels (kernels/cuda_codec.h) produce the same bits again.
+// kernels (kernels/cuda/cuda_codec.h) produce the same bits again.
 //
 // Thread safety: all functions are pure; callers own every buffer.
 #ifndef KVSTASH_KERNELS_CODEC_H_
