@@ -37,13 +37,13 @@ Clock* SystemClock() {
 }
 
 uint64_t Random::Next64() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return engine_();
 }
 
 uint64_t Random::Uniform(uint64_t n) {
   KVSTASH_CHECK(n > 0);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return std::uniform_int_distribution<uint64_t>(0, n - 1)(engine_);
 }
 

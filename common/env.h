@@ -22,7 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 
 namespace kvstash {
 
@@ -61,7 +61,7 @@ class Random {
   uint64_t Uniform(uint64_t n);
 
  private:
-  absl::Mutex mu_;
+  Mutex mu_;
   std::mt19937_64 engine_ ABSL_GUARDED_BY(mu_);
 };
 
