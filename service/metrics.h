@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 
 namespace kvstash::service {
 
@@ -131,7 +131,7 @@ class Family : public FamilyBase {
 
   T* WithLabels(const LabelValues& values) {
     CheckArity(values);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     std::unique_ptr<T>& child = children_[values];
     if (child == nullptr) child = MakeChild();
     return child.get();
@@ -141,12 +141,12 @@ class Family : public FamilyBase {
   virtual std::unique_ptr<T> MakeChild() const = 0;
   template <typename Fn>
   void ForEachChild(Fn&& fn) const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const auto& [values, child] : children_) fn(values, *child);
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<LabelValues, std::unique_ptr<T>> children_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -261,12 +261,12 @@ class MetricsRegistry {
   F& Register(Args&&... args);
   void RemoveCollector(uint64_t id);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::unique_ptr<metrics_internal::FamilyBase>> families_ ABSL_GUARDED_BY(mu_);
 
   // Held shared while collectors run, exclusively to change the set, so that
   // removing a collector waits for a scrape that is calling it.
-  mutable absl::Mutex collectors_mu_;
+  mutable Mutex collectors_mu_;
   uint64_t next_collector_id_ ABSL_GUARDED_BY(collectors_mu_) = 1;
   std::map<uint64_t, Collector> collectors_ ABSL_GUARDED_BY(collectors_mu_);
 };

@@ -29,7 +29,7 @@ void CollectorHandle::Reset() {
 }
 
 MetricsRegistry::~MetricsRegistry() {
-  absl::MutexLock lock(&collectors_mu_);
+  MutexLock lock(&collectors_mu_);
   KVSTASH_CHECK(collectors_.empty());
 }
 
@@ -37,7 +37,7 @@ template <typename F, typename... Args>
 F& MetricsRegistry::Register(Args&&... args) {
   auto family = std::make_unique<F>(std::forward<Args>(args)...);
   F& ref = *family;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (const auto& f : families_) KVSTASH_CHECK(f->name() != ref.name());
   families_.push_back(std::move(family));
   // An unlabelled family has exactly one child; create it so it renders as 0.
@@ -63,14 +63,14 @@ HistogramFamily& MetricsRegistry::AddHistogram(const std::string& name, const st
 
 CollectorHandle MetricsRegistry::AddCollector(Collector collector) {
   KVSTASH_CHECK(collector != nullptr);
-  absl::MutexLock lock(&collectors_mu_);
+  MutexLock lock(&collectors_mu_);
   const uint64_t id = next_collector_id_++;
   collectors_.emplace(id, std::move(collector));
   return CollectorHandle(this, id);
 }
 
 void MetricsRegistry::RemoveCollector(uint64_t id) {
-  absl::MutexLock lock(&collectors_mu_);  // waits for a scrape running the collector
+  MutexLock lock(&collectors_mu_);  // waits for a scrape running the collector
   KVSTASH_CHECK(collectors_.erase(id) == 1);
 }
 
@@ -78,7 +78,7 @@ std::string MetricsRegistry::RenderPrometheus() const {
   std::vector<const metrics_internal::FamilyBase*> families;
   std::set<std::string> names;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const auto& f : families_) {
       families.push_back(f.get());
       names.insert(f->name());
@@ -89,7 +89,7 @@ std::string MetricsRegistry::RenderPrometheus() const {
 
   MetricWriter writer;
   {
-    absl::ReaderMutexLock lock(&collectors_mu_);
+    ReaderMutexLock lock(&collectors_mu_);
     for (const auto& [id, collector] : collectors_) collector(writer);
   }
   writer.Render(names, out);

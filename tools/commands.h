@@ -11,7 +11,15 @@ namespace kvstash::tools {
 
 using Args = std::vector<std::string>;
 
-int RunCodec(const Args& args);       // kvstash codec encode|decode (tools/cmd_codec.cc)
+int RunCodec(const Args& args);  // kvstash codec encode|decode (tools/cmd_codec.cc)
+int RunServe(const Args& args);  // kvstash serve = kvstashd (tools/cmd_node.cc)
+int RunPut(const Args& args);
+int RunGet(const Args& args);
+int RunLookup(const Args& args);
+int RunStats(const Args& args);
+int RunPin(const Args& args);
+int RunUnpin(const Args& args);
+int RunErase(const Args& args);
 int RunHash(const Args& args);        // kvstash hash (tools/cmd_hash.cc)
 int RunBench(const Args& args);       // kvstash bench codec|tiers (tools/cmd_bench.cc)
 int RunBenchCodec(const Args& args);  // kvstash bench codec (tools/cmd_bench.cc)

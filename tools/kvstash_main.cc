@@ -16,6 +16,14 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"serve", "run the node daemon (same as kvstashd; --help for its flags)", RunServe},
+    {"put", "store one block from a file", RunPut},
+    {"get", "fetch one block into a file, in any format", RunGet},
+    {"lookup", "longest held prefix of a key list, with tiers", RunLookup},
+    {"stats", "per-tier capacity, use and counters", RunStats},
+    {"pin", "pin blocks (never evicted)", RunPin},
+    {"unpin", "unpin blocks", RunUnpin},
+    {"erase", "erase blocks", RunErase},
     {"codec", "encode/decode tensors: nvfp4, mxfp4, fp8_e4m3, bf16, fp16", RunCodec},
     {"hash", "block keys of token ids: Dynamo xxh3 chain or vLLM sha256_cbor", RunHash},
     {"bench", "benchmarks with same-run baselines: bench codec | bench tiers", RunBench},

@@ -1,0 +1,119 @@
+// libkvstash: the engine-facing client of a kvstashd (DESIGN.md "Node service
+// (kvstashd) and client"). Connect once, then call the batched operations
+// from any number of threads.
+//
+// Ownership and threading: a Client owns one connection and one background
+// I/O thread that runs its event loop; every method marshals its call onto
+// that thread and blocks until the answer arrives, so methods are safe to
+// call concurrently. Destroying the Client closes the connection and joins
+// the thread. A dropped connection makes calls fail with Unavailable.
+//
+// This header is the public contract: it includes no Cap'n Proto, RocksDB,
+// CUDA or UCX header (pImpl).
+#ifndef KVSTASH_CLIENT_CLIENT_H_
+#define KVSTASH_CLIENT_CLIENT_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kvstash/block_hash.h"
+
+namespace kvstash {
+
+enum class Tier : uint8_t { kNone = 0, kDevice = 1, kHost = 2, kDisk = 3, kRemote = 4 };
+enum class Format : uint8_t { kBf16 = 0, kFp16 = 1, kFp8E4M3 = 2, kNvfp4 = 3, kMxfp4 = 4 };
+
+const char* TierName(Tier t);
+const char* FormatName(Format f);
+std::optional<Format> ParseFormatName(const std::string& name);
+
+struct Geometry {
+  uint32_t layers = 0;
+  uint32_t kv_heads = 0;
+  uint32_t head_dim = 0;
+  uint32_t block_tokens = 0;
+  uint32_t planes = 2;  // 2: K and V; 1: MLA latent
+};
+
+// (namespace, sequence hash). A 64-bit hash (Dynamo XXH3 chain, or the u64
+// wire form of a vLLM hash) or a full 32-byte sha256_cbor digest.
+struct Key {
+  uint64_t ns = 0;
+  std::array<uint8_t, 32> digest{};
+  uint8_t digest_bytes = 8;
+
+  static Key FromU64(uint64_t hash, uint64_t ns = 0);
+  static Key FromDigest(const Sha256Digest& digest, uint64_t ns = 0);
+  friend bool operator==(const Key&, const Key&) = default;
+};
+
+struct LookupResult {
+  size_t matched = 0;       // keys[0, matched) are held
+  std::vector<Tier> tiers;  // where each of them is
+};
+
+// A block as returned by Get: its payload in the format asked for, with the
+// geometry and global scales needed to read it.
+struct Block {
+  Key key;
+  Tier tier = Tier::kNone;
+  Format format = Format::kNvfp4;
+  Geometry geometry;
+  std::vector<float> scales;  // nvfp4 g_dec / fp8 s per (layer, plane)
+  bool dynamic_scales = false;
+  std::string payload;
+};
+
+struct PutBlock {
+  Key key;
+  std::optional<Key> parent;
+  Format format = Format::kBf16;
+  Geometry geometry;
+  std::span<const float> scales;  // empty: dynamic (computed per block)
+  std::span<const uint8_t> payload;
+  uint8_t priority = 0;
+};
+
+struct TierStats {
+  std::string name;
+  uint64_t capacity_bytes = 0, used_bytes = 0, blocks = 0;
+  uint64_t hits = 0, misses = 0, bytes_in = 0, bytes_out = 0;
+  uint64_t evictions = 0, spills = 0, promotions = 0, checksum_failures = 0;
+  bool read_only = false;
+  std::string error;
+};
+
+class Client {
+ public:
+  // `address`: "unix:/path/to/kvstashd.sock", a socket path, or "host:port".
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const std::string& address);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  absl::StatusOr<LookupResult> Lookup(std::span<const Key> keys);
+  // One entry per key; nullopt for a miss.
+  absl::StatusOr<std::vector<std::optional<Block>>> Get(std::span<const Key> keys, Format format);
+  // Stores every block or none (the batch is validated first). Returns the count.
+  absl::StatusOr<size_t> Put(std::span<const PutBlock> blocks);
+  absl::StatusOr<size_t> Pin(std::span<const Key> keys);
+  absl::StatusOr<size_t> Unpin(std::span<const Key> keys);
+  absl::StatusOr<size_t> Erase(std::span<const Key> keys);
+  absl::StatusOr<std::vector<TierStats>> Stats();
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kvstash
+
+#endif  // KVSTASH_CLIENT_CLIENT_H_

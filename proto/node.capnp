@@ -1,0 +1,117 @@
+# The node API of kvstashd (issue 4): what engines (through libkvstash) and
+# tools call, over a Unix socket (local engines) or TCP (peers, tools).
+# Prose description: proto/README.md.
+@0xd6ac28421ff782a4;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("kvstash::proto");
+
+struct BlockKey {
+  # (namespace, sequence hash). `digest` is the chained sequence hash: 32
+  # bytes for vLLM's sha256_cbor; a 64-bit hash (Dynamo XXH3, or the u64 wire
+  # form) sits little-endian in the first 8 bytes, the rest zero. Shorter
+  # digests are zero-extended; longer ones are rejected.
+  ns @0 :UInt64;
+  digest @1 :Data;
+}
+
+enum Tier {
+  none @0;
+  device @1;
+  host @2;
+  disk @3;
+  remote @4;
+}
+
+enum Format {
+  bf16 @0;
+  fp16 @1;
+  fp8E4m3 @2;
+  nvfp4 @3;
+  mxfp4 @4;
+}
+
+struct Geometry {
+  layers @0 :UInt32;
+  kvHeads @1 :UInt32;
+  headDim @2 :UInt32;
+  blockTokens @3 :UInt32;
+  planes @4 :UInt32 = 2;  # 2: K and V; 1: MLA latent
+}
+
+struct SlotRef {
+  # A block's serialised bytes (header + payload, tiers/BLOCK_FORMAT.md) in
+  # the host arena that Node.arena() shares: map the arena's fd and read
+  # [offset, offset + length).
+  offset @0 :UInt64;
+  length @1 :UInt64;
+}
+
+struct BlockResult {
+  key @0 :BlockKey;
+  union {
+    missing @1 :Void;       # not held, or failed verification (counted)
+    inline @2 :Data;        # serialised block, in the requested format
+    slot @3 :SlotRef;       # zero-copy: stored bytes in the shared arena
+  }
+  tier @4 :Tier;            # where it was found
+}
+
+struct PutBlock {
+  key @0 :BlockKey;
+  parent @1 :BlockKey;      # previous block of the prefix chain (optional)
+  format @2 :Format;        # format of `payload`
+  geometry @3 :Geometry;
+  scales @4 :List(Float32); # nvfp4 g_dec / fp8 s per (layer, plane); empty = dynamic
+  payload @5 :Data;
+  priority @6 :UInt8;
+}
+
+struct TierStats {
+  name @0 :Text;
+  capacityBytes @1 :UInt64;
+  usedBytes @2 :UInt64;
+  blocks @3 :UInt64;
+  hits @4 :UInt64;
+  misses @5 :UInt64;
+  bytesIn @6 :UInt64;
+  bytesOut @7 :UInt64;
+  evictions @8 :UInt64;
+  spills @9 :UInt64;
+  promotions @10 :UInt64;
+  checksumFailures @11 :UInt64;
+  readOnly @12 :Bool;
+  error @13 :Text;
+}
+
+interface Lease {
+  # Keeps the slots of a get() pinned until released or dropped.
+  release @0 ();
+}
+
+interface Arena {
+  # The host tier's shared memory. The capability carries the memfd (over a
+  # Unix socket, Cap'n Proto passes it with SCM_RIGHTS): map it read-only.
+  size @0 () -> (bytes :UInt64);
+}
+
+interface Node {
+  lookup @0 (keys :List(BlockKey)) -> (matched :UInt32, tiers :List(Tier));
+  # Longest prefix of `keys` held in any tier, and the tier of each of those.
+
+  get @1 (keys :List(BlockKey), format :Format, zeroCopy :Bool)
+      -> (blocks :List(BlockResult), lease :Lease);
+  # Blocks in `format` (converted when stored otherwise). With zeroCopy and a
+  # stored block already in `format` in the host tier, a SlotRef instead of
+  # inline bytes; the slots stay valid until `lease` is released or dropped.
+
+  put @2 (blocks :List(PutBlock)) -> (stored :UInt32);
+  # Validates the whole batch first (nothing is stored if any block is
+  # malformed), then stores each block in the namespace's storage format.
+  # Keys already held are only touched.
+  pin @3 (keys :List(BlockKey)) -> (pinned :UInt32);
+  unpin @4 (keys :List(BlockKey)) -> (unpinned :UInt32);
+  erase @5 (keys :List(BlockKey)) -> (erased :UInt32);
+  stats @6 () -> (tiers :List(TierStats));
+  arena @7 () -> (arena :Arena);
+}

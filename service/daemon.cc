@@ -1,0 +1,189 @@
+#include "service/daemon.h"
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "proto/status_wire.h"
+#include "service/admin_http.h"
+#include "service/node_service.h"
+#include "service/stats_export.h"
+#include "service/tier_setup.h"
+
+namespace kvstash::service {
+namespace {
+
+// A socket file left by a dead daemon is removed; one that still answers
+// belongs to a live daemon and is an error.
+absl::Status PrepareSocketPath(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return absl::OkStatus();
+  if (!S_ISSOCK(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--socket: '", path, "' exists and is not a socket"));
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  if (live) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--socket: another kvstashd is serving on '", path, "'"));
+  }
+  ::unlink(path.c_str());
+  return absl::OkStatus();
+}
+
+// One RPC connection: its stream, vat network and RPC system.
+struct Connection {
+  Connection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client bootstrap,
+             capnp::ReaderOptions opts)
+      : stream(kj::mv(s)),
+        network(*stream, capnp::rpc::twoparty::Side::SERVER, opts),
+        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+};
+
+class RpcListener final : public kj::TaskSet::ErrorHandler {
+ public:
+  RpcListener(capnp::Capability::Client bootstrap, uint32_t max_connections,
+              uint64_t max_message_bytes)
+      : bootstrap_(kj::mv(bootstrap)), max_connections_(max_connections), tasks_(*this) {
+    opts_.traversalLimitInWords = max_message_bytes / 8;
+  }
+
+  void Listen(kj::ConnectionReceiver& listener) { tasks_.add(Accept(listener)); }
+  void taskFailed(kj::Exception&& e) override {
+    std::cerr << "kvstashd: connection error: " << e.getDescription().cStr() << "\n";
+  }
+
+ private:
+  kj::Promise<void> Accept(kj::ConnectionReceiver& listener) {
+    return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
+      if (open_ >= max_connections_) {
+        std::cerr << "kvstashd: refusing a connection: " << open_ << " open (--max-connections)\n";
+      } else {
+        ++open_;
+        auto conn = kj::heap<Connection>(kj::mv(stream), bootstrap_, opts_);
+        auto done = conn->network.onDisconnect();
+        tasks_.add(done.attach(kj::mv(conn))
+                       .then([this] { --open_; }, [this](kj::Exception&&) { --open_; }));
+      }
+      return Accept(listener);
+    });
+  }
+
+  capnp::Capability::Client bootstrap_;
+  const uint32_t max_connections_;
+  capnp::ReaderOptions opts_;
+  uint32_t open_ = 0;
+  kj::TaskSet tasks_;
+};
+
+}  // namespace
+
+void Daemon::CaptureSignals() {
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data-dir: cannot create '", options.data_dir, "': ", ec.message()));
+  }
+  absl::StatusOr<ModelProfile> profile = LoadProfile(options.profile);
+  if (!profile.ok()) return profile.status();
+  absl::StatusOr<std::unique_ptr<tiers::TierManager>> manager =
+      BuildTierManager(options, *profile, Env::Default());
+  if (!manager.ok()) return manager.status();
+  return std::unique_ptr<Daemon>(new Daemon(options, *std::move(profile), *std::move(manager)));
+}
+
+Daemon::Daemon(const DaemonOptions& options, ModelProfile profile,
+               std::unique_ptr<tiers::TierManager> manager)
+    : options_(options), profile_(std::move(profile)), manager_(std::move(manager)) {
+  tier_metrics_ =
+      metrics_.AddCollector([this](MetricWriter& w) { WriteTierMetrics(manager_->Stats(), w); });
+}
+
+Daemon::~Daemon() = default;
+
+absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready) {
+  if (absl::Status s = PrepareSocketPath(options_.socket_path); !s.ok()) return s;
+  try {
+    kj::AsyncIoContext io = kj::setupAsyncIo();
+    kj::Network& net = io.provider->getNetwork();
+    ListenInfo info;
+    auto unix_addr =
+        net.parseAddress(kj::str("unix:", options_.socket_path.c_str())).wait(io.waitScope);
+    auto unix_listener = unix_addr->listen();
+    ::chmod(options_.socket_path.c_str(), 0660);
+    info.socket_path = options_.socket_path;
+    absl::StatusOr<kj::Own<kj::NetworkAddress>> tcp_addr =
+        ResolveAddress(net, options_.listen_address, io.waitScope);
+    if (!tcp_addr.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--listen: ", tcp_addr.status().message()));
+    auto tcp_listener = (*tcp_addr)->listen();
+    info.tcp_address =
+        absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')), ":",
+                     tcp_listener->getPort());
+
+    NodeLimits limits;
+    limits.max_batch_blocks = options_.max_batch_blocks;
+    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits), options_.max_connections,
+                    options_.max_message_bytes);
+    rpc.Listen(*unix_listener);
+    rpc.Listen(*tcp_listener);
+
+    AdminHttpServer admin(io.provider->getTimer(), &metrics_);
+    admin.SetReadinessCheck([] { return absl::OkStatus(); });
+    admin.SetStatsSource([this]() -> absl::StatusOr<std::string> { return StatsJson(); });
+    absl::StatusOr<kj::Own<kj::NetworkAddress>> http_addr =
+        ResolveAddress(net, options_.http_address, io.waitScope);
+    if (!http_addr.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--http: ", http_addr.status().message()));
+    absl::StatusOr<uint32_t> http_port = admin.Start(**http_addr);
+    if (!http_port.ok()) return http_port.status();
+    info.http_address = absl::StrCat(
+        options_.http_address.substr(0, options_.http_address.rfind(':')), ":", *http_port);
+
+    on_ready(info);
+    io.unixEventPort.onSignal(SIGTERM)
+        .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
+        .wait(io.waitScope);
+    std::cerr << "kvstashd: signal received, draining\n";
+  } catch (const kj::Exception& e) {
+    ::unlink(options_.socket_path.c_str());
+    return proto::StatusFromException(e);
+  }
+  ::unlink(options_.socket_path.c_str());
+  return absl::OkStatus();
+}
+
+std::string Daemon::StatsJson() const {
+  return StatsToJson(manager_->Stats(), profile_.name,
+                     std::string(kernels::FormatName(options_.storage_format)));
+}
+
+}  // namespace kvstash::service

@@ -1,0 +1,50 @@
+// NodeService: the node API (proto/node.capnp) over a TierManager. One
+// instance serves every connection of a kvstashd.
+//
+// Errors cross the wire as kj exceptions whose description starts with the
+// absl status code in brackets ("[INVALID_ARGUMENT] keys[3].digest has 40
+// bytes ..."); the client library turns them back into absl::Status
+// (status_wire.h). A miss is not an error: get() reports it per key.
+//
+// Threading model: all methods run on the RPC thread's kj event loop. Tier
+// I/O runs inline on that loop for now (tiers never hold locks across I/O,
+// and host-tier work is a memcpy); a blocking disk read delays other
+// requests on the same loop.
+#ifndef KVSTASH_SERVICE_NODE_SERVICE_H_
+#define KVSTASH_SERVICE_NODE_SERVICE_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "proto/node.capnp.h"
+#include "tiers/tier_manager.h"
+
+namespace kvstash::service {
+
+struct NodeLimits {
+  size_t max_batch_blocks = 4096;
+  uint64_t max_block_bytes = uint64_t{256} << 20;
+};
+
+class NodeService final : public proto::Node::Server {
+ public:
+  // `manager` must outlive the service.
+  NodeService(tiers::TierManager* manager, NodeLimits limits);
+
+ protected:
+  kj::Promise<void> lookup(LookupContext context) override;
+  kj::Promise<void> get(GetContext context) override;
+  kj::Promise<void> put(PutContext context) override;
+  kj::Promise<void> pin(PinContext context) override;
+  kj::Promise<void> unpin(UnpinContext context) override;
+  kj::Promise<void> erase(EraseContext context) override;
+  kj::Promise<void> stats(StatsContext context) override;
+
+ private:
+  tiers::TierManager* const manager_;
+  const NodeLimits limits_;
+};
+
+}  // namespace kvstash::service
+
+#endif  // KVSTASH_SERVICE_NODE_SERVICE_H_

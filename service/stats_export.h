@@ -1,0 +1,27 @@
+// Tier statistics as Prometheus metrics (for /metrics) and as the JSON of
+// /v1/stats and `kvstash stats --json`.
+#ifndef KVSTASH_SERVICE_STATS_EXPORT_H_
+#define KVSTASH_SERVICE_STATS_EXPORT_H_
+
+#include <string>
+
+#include "service/metrics.h"
+#include "tiers/tier_manager.h"
+
+namespace kvstash::service {
+
+// kvstash_tier_{capacity,used}_bytes, kvstash_tier_blocks (gauges) and
+// kvstash_tier_{hits,misses,bytes_in,bytes_out,evictions,spills,promotions,
+// checksum_failures}_total (counters), labelled by tier.
+void WriteTierMetrics(const tiers::TierManagerStats& stats, MetricWriter& w);
+
+// {"profile", "storage_format", "blocks", "hits", "misses",
+//  "tiers": [{"name", "capacity_bytes", "used_bytes", "blocks", "hits", "misses",
+//             "bytes_in", "bytes_out", "evictions", "spills", "promotions",
+//             "checksum_failures", "read_only", "error"}]}
+std::string StatsToJson(const tiers::TierManagerStats& stats, const std::string& profile,
+                        const std::string& storage_format);
+
+}  // namespace kvstash::service
+
+#endif  // KVSTASH_SERVICE_STATS_EXPORT_H_
