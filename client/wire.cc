@@ -64,6 +64,67 @@ absl::StatusOr<std::vector<std::optional<Block>>> BlocksFromProto(
   return out;
 }
 
+namespace {
+
+void FillView(const tiers::BlockHeader& h, absl::string_view payload, BlockView* v) {
+  v->format = static_cast<Format>(h.format);
+  v->geometry = Geometry{h.geometry.layers, h.geometry.kv_heads, h.geometry.head_dim,
+                         h.geometry.block_tokens, h.geometry.planes};
+  v->scales = h.scales;
+  v->dynamic_scales = h.dynamic_scales;
+  v->payload =
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+}
+
+absl::Status SlotView(proto::SlotRef::Reader slot, const uint8_t* arena, uint64_t arena_bytes,
+                      size_t i, BlockView* v) {
+  const uint64_t off = slot.getOffset(), len = slot.getLength();
+  if (arena == nullptr || off > arena_bytes || len > arena_bytes - off) {
+    return absl::DataLossError(
+        absl::StrCat("block ", i, ": slot [", off, ", +", len, ") is outside the shared arena"));
+  }
+  const absl::string_view bytes(reinterpret_cast<const char*>(arena + off), len);
+  absl::StatusOr<tiers::BlockHeader> h = tiers::ParseHeader(bytes);
+  if (!h.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("block ", i, " in shared memory: ", h.status().message()));
+  }
+  const size_t header = tiers::EncodedHeaderBytes(*h);
+  if (header + h->payload_bytes > len) {
+    return absl::DataLossError(absl::StrCat("block ", i, ": payload overruns its slot"));
+  }
+  FillView(*h, bytes.substr(header, h->payload_bytes), v);
+  v->zero_copy = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ViewsFromProto(capnp::List<proto::BlockResult>::Reader blocks, const uint8_t* arena,
+                            uint64_t arena_bytes, std::vector<BlockView>* views,
+                            std::vector<std::string>* copies) {
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    proto::BlockResult::Reader r = blocks[i];
+    BlockView v;
+    v.key = KeyFromProto(r.getKey());
+    v.tier = r.isMissing() ? Tier::kNone : static_cast<Tier>(r.getTier());
+    if (r.isSlot()) {
+      if (absl::Status s = SlotView(r.getSlot(), arena, arena_bytes, i, &v); !s.ok()) return s;
+    } else if (r.isInline()) {
+      const auto d = r.getInline();
+      copies->emplace_back(reinterpret_cast<const char*>(d.begin()), d.size());
+      absl::StatusOr<tiers::ParsedBlock> p = tiers::ParseBlock(copies->back());
+      if (!p.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("block ", i, " from kvstashd does not verify: ", p.status().message()));
+      }
+      FillView(p->header, p->payload, &v);
+    }
+    views->push_back(std::move(v));
+  }
+  return absl::OkStatus();
+}
+
 void PutToProto(const PutBlock& b, proto::PutBlock::Builder out) {
   KeyToProto(b.key, out.initKey());
   if (b.parent) KeyToProto(*b.parent, out.initParent());

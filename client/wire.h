@@ -23,6 +23,12 @@ LookupResult FromProto(proto::Node::LookupResults::Reader r);
 // Parses and verifies each returned block (header and payload checksum).
 absl::StatusOr<std::vector<std::optional<Block>>> BlocksFromProto(
     capnp::List<proto::BlockResult>::Reader blocks);
+// Views of a zero-copy get: slots point into the mapped arena (bounds and
+// header checked), inline blocks are copied into `copies` and fully verified.
+// REQUIRES: copies->capacity() >= blocks.size().
+absl::Status ViewsFromProto(capnp::List<proto::BlockResult>::Reader blocks,
+                            const uint8_t* arena, uint64_t arena_bytes,
+                            std::vector<BlockView>* views, std::vector<std::string>* copies);
 void PutToProto(const PutBlock& b, proto::PutBlock::Builder out);
 std::vector<TierStats> StatsFromProto(capnp::List<proto::TierStats>::Reader tiers);
 

@@ -1,19 +1,55 @@
 #!/usr/bin/env bash
-# The main job: install dependencies, build, and run the codec demo.
-# It generates KV-like tensors (NVFP4.md's generator; keys with outlier
-# channels too), stores them as NVFP4, MXFP4, FP8 and BF16 through
-# `kvstash codec`, checks every round trip, and prints what each format costs
-# in bytes and accuracy and how many tokens of Llama-3.1-8B fit in 1 GiB.
+# The main job: install dependencies, build, start kvstashd with its embedded
+# single-node defaults (no flags), run a demo engine workload through
+# libkvstash (the Mooncake trace in ../shared/data: look up each request's
+# cached prefix, fetch it, compute and store the rest), print hits per tier,
+# what NVFP4 saves and the throughput, stop the daemon; then show the codec's
+# accuracy per format and its CPU speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh
 echo "== building (preset default) =="
-bash deploy/build.sh default --target kvstash kvstash_codec_bench >/dev/null
+bash deploy/build.sh default --target kvstash kvstashd kvstash_codec_bench >/dev/null
 KVSTASH=build/default/tools/kvstash
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+daemon_pid=""
+cleanup() {
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid" || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo "== generating tensors (4096 x 1024, as NVFP4.md) =="
+echo "== starting kvstashd (embedded single-node defaults) =="
+build/default/service/kvstashd >"$work/kvstashd.out" 2>"$work/kvstashd.err" &
+daemon_pid=$!
+for _ in $(seq 100); do
+  grep -q "kvstashd ready" "$work/kvstashd.out" 2>/dev/null && break
+  kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/kvstashd.err"; exit 1; }
+  sleep 0.1
+done
+cat "$work/kvstashd.out" "$work/kvstashd.err"
+socket=$(sed -E 's/.*socket=([^ ]+).*/\1/' "$work/kvstashd.out")
+http=$(sed -E 's/.*http=([^ ]+).*/\1/' "$work/kvstashd.out")
+
+trace=../shared/data/mooncake_synthetic_trace.jsonl
+if [ -f "$trace" ]; then
+  echo "== demo engine workload: $trace through libkvstash =="
+  "$KVSTASH" demo --connect "$socket" --trace "$trace" --requests 0
+else
+  echo "(no $trace beside the checkout: skipping the trace demo)"
+fi
+echo
+"$KVSTASH" stats --connect "$socket"
+echo "(also served as Prometheus text on http://$http/metrics and JSON on http://$http/v1/stats)"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid" || true
+daemon_pid=""
+
+echo
+echo "== codec: generating tensors (4096 x 1024, as NVFP4.md) =="
 "$KVSTASH" codec gen --rows 4096 --cols 1024 --dist normal --seed 1 --out "$work/normal.f32"
 "$KVSTASH" codec gen --rows 4096 --cols 1024 --dist uniform --seed 3 --out "$work/uniform.f32"
 "$KVSTASH" codec gen --rows 4096 --cols 128 --dist normal --seed 5 --outliers --out "$work/keys.f32"

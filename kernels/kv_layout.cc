@@ -15,6 +15,16 @@ absl::StatusOr<KvBlockLayout> KvBlockLayout::Create(const KvGeometry& g, Format 
   if (g.planes != 1 && g.planes != 2) {
     return absl::InvalidArgumentError(absl::StrCat("planes must be 1 or 2, got ", g.planes));
   }
+  // Sizes are size_t products of these 32-bit fields; refuse a block so large
+  // that one of them could wrap around to a small, plausible-looking size.
+  constexpr unsigned __int128 kMaxElements = uint64_t{1} << 60;
+  unsigned __int128 elements = static_cast<unsigned __int128>(g.kv_heads) * g.block_tokens;
+  elements *= g.head_dim;
+  if (elements > kMaxElements || elements * g.layers * g.planes > kMaxElements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "geometry is too large: layers=", g.layers, " kv_heads=", g.kv_heads,
+        " head_dim=", g.head_dim, " block_tokens=", g.block_tokens, " planes=", g.planes));
+  }
   const size_t block = FormatBlock(f);
   if (g.head_dim % block != 0 || g.head_dim % 2 != 0) {
     return absl::InvalidArgumentError(absl::StrCat("head_dim ", g.head_dim,

@@ -47,6 +47,16 @@ TEST(KvBlockLayout, RejectsBadGeometry) {
   EXPECT_TRUE(KvBlockLayout::Create({2, 8, 128, 16}, Format::kNvfp4, true).ok());
 }
 
+TEST(KvBlockLayout, RejectsGeometryWhoseSizeWouldWrapAround) {
+  // kv_heads * block_tokens * head_dim = 2^64 + 64 wrapped to 64 elements, so a
+  // 128-byte bf16 put passed as matching this geometry (fuzz seed
+  // put_geometry_overflow).
+  const KvGeometry g{1, (1u << 31) + (1u << 17) + 4, 16, (1u << 29) - (1u << 15) + 1, 1};
+  EXPECT_FALSE(KvBlockLayout::Create(g, Format::kBf16).ok());
+  EXPECT_FALSE(KvBlockLayout::Create({4096, 1u << 30, 1024, 1024}, Format::kNvfp4).ok());
+  EXPECT_TRUE(KvBlockLayout::Create({1024, 128, 256, 4096}, Format::kNvfp4).ok());
+}
+
 TEST(InterleaveScales4, IsAPermutationAndRoundTrips) {
   const uint32_t heads = 2, tokens = 8, groups = 8;
   std::vector<uint8_t> src(heads * tokens * groups);

@@ -91,7 +91,8 @@ interface Lease {
 
 interface Arena {
   # The host tier's shared memory. The capability carries the memfd (over a
-  # Unix socket, Cap'n Proto passes it with SCM_RIGHTS): map it read-only.
+  # Unix socket, Cap'n Proto passes it with SCM_RIGHTS; Capability::getFd()):
+  # map it read-only, MAP_SHARED, `bytes` long.
   size @0 () -> (bytes :UInt64);
 }
 

@@ -49,16 +49,25 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-// One RPC connection: its stream, vat network and RPC system.
+// One RPC connection: its stream, vat network and RPC system (destroyed in
+// reverse order). Unix-socket streams carry file descriptors (the host arena's
+// memfd for zero-copy gets).
 struct Connection {
   Connection(kj::Own<kj::AsyncIoStream> s, capnp::Capability::Client bootstrap,
-             capnp::ReaderOptions opts)
-      : stream(kj::mv(s)),
-        network(*stream, capnp::rpc::twoparty::Side::SERVER, opts),
-        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+             capnp::ReaderOptions opts, bool pass_fds)
+      : stream(kj::mv(s)) {
+    auto* caps = pass_fds ? dynamic_cast<kj::AsyncCapabilityStream*>(stream.get()) : nullptr;
+    network = caps != nullptr
+                  ? kj::heap<capnp::TwoPartyVatNetwork>(*caps, kMaxFdsPerMessage,
+                                                        capnp::rpc::twoparty::Side::SERVER, opts)
+                  : kj::heap<capnp::TwoPartyVatNetwork>(*stream, capnp::rpc::twoparty::Side::SERVER,
+                                                        opts);
+    rpc = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
+  }
+  static constexpr unsigned kMaxFdsPerMessage = 2;
   kj::Own<kj::AsyncIoStream> stream;
-  capnp::TwoPartyVatNetwork network;
-  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+  kj::Own<capnp::TwoPartyVatNetwork> network;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
 };
 
 class RpcListener final : public kj::TaskSet::ErrorHandler {
@@ -69,24 +78,27 @@ class RpcListener final : public kj::TaskSet::ErrorHandler {
     opts_.traversalLimitInWords = max_message_bytes / 8;
   }
 
-  void Listen(kj::ConnectionReceiver& listener) { tasks_.add(Accept(listener)); }
+  // `pass_fds`: a Unix socket, over which file descriptors travel.
+  void Listen(kj::ConnectionReceiver& listener, bool pass_fds) {
+    tasks_.add(Accept(listener, pass_fds));
+  }
   void taskFailed(kj::Exception&& e) override {
     std::cerr << "kvstashd: connection error: " << e.getDescription().cStr() << "\n";
   }
 
  private:
-  kj::Promise<void> Accept(kj::ConnectionReceiver& listener) {
-    return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
+  kj::Promise<void> Accept(kj::ConnectionReceiver& listener, bool pass_fds) {
+    return listener.accept().then([this, &listener, pass_fds](kj::Own<kj::AsyncIoStream> stream) {
       if (open_ >= max_connections_) {
         std::cerr << "kvstashd: refusing a connection: " << open_ << " open (--max-connections)\n";
       } else {
         ++open_;
-        auto conn = kj::heap<Connection>(kj::mv(stream), bootstrap_, opts_);
-        auto done = conn->network.onDisconnect();
+        auto conn = kj::heap<Connection>(kj::mv(stream), bootstrap_, opts_, pass_fds);
+        auto done = conn->network->onDisconnect();
         tasks_.add(done.attach(kj::mv(conn))
                        .then([this] { --open_; }, [this](kj::Exception&&) { --open_; }));
       }
-      return Accept(listener);
+      return Accept(listener, pass_fds);
     });
   }
 
@@ -153,8 +165,8 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
     limits.max_batch_blocks = options_.max_batch_blocks;
     RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits), options_.max_connections,
                     options_.max_message_bytes);
-    rpc.Listen(*unix_listener);
-    rpc.Listen(*tcp_listener);
+    rpc.Listen(*unix_listener, true);
+    rpc.Listen(*tcp_listener, false);
 
     AdminHttpServer admin(io.provider->getTimer(), &metrics_);
     admin.SetReadinessCheck([] { return absl::OkStatus(); });

@@ -40,7 +40,10 @@ absl::Status ValidatePut(proto::PutBlock::Reader b, size_t i, const NodeLimits& 
     r.parent = *parent;
   }
   r.priority = b.getPriority();
-  r.format = FormatFromProto(b.getFormat());
+  absl::StatusOr<kernels::Format> format =
+      FormatFromProto(b.getFormat(), absl::StrCat("blocks[", i, "].format"));
+  if (!format.ok()) return format.status();
+  r.format = *format;
   r.geometry = GeometryFromProto(b.getGeometry());
   absl::StatusOr<uint64_t> want = tiers::PayloadBytesFor(r.format, r.geometry);
   if (!want.ok()) {
@@ -65,10 +68,66 @@ absl::Status ValidatePut(proto::PutBlock::Reader b, size_t i, const NodeLimits& 
   return absl::OkStatus();
 }
 
+// Holds the pins of one zero-copy get until released or dropped.
+class LeaseImpl final : public proto::Lease::Server {
+ public:
+  explicit LeaseImpl(std::vector<tiers::HostTier::MappedBlock> pins) : pins_(std::move(pins)) {}
+
+ protected:
+  kj::Promise<void> release(ReleaseContext) override {
+    pins_.clear();
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::vector<tiers::HostTier::MappedBlock> pins_;
+};
+
+// The host arena, handed to clients by fd.
+class ArenaImpl final : public proto::Arena::Server {
+ public:
+  explicit ArenaImpl(const tiers::HostTier* host) : host_(host) {}
+  kj::Maybe<int> getFd() override { return host_->fd(); }
+
+ protected:
+  kj::Promise<void> size(SizeContext context) override {
+    context.getResults().setBytes(host_->arena_bytes());
+    return kj::READY_NOW;
+  }
+
+ private:
+  const tiers::HostTier* host_;
+};
+
+tiers::HostTier* FindHostTier(tiers::TierManager* manager) {
+  for (int i = 0; i < manager->tier_count(); ++i) {
+    if (auto* h = dynamic_cast<tiers::HostTier*>(manager->tier(i))) return h;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits)
-    : manager_(manager), limits_(limits) {}
+    : manager_(manager), host_(FindHostTier(manager)), limits_(limits) {}
+
+std::optional<tiers::HostTier::MappedBlock> NodeService::MapFromHost(const tiers::BlockKey& key,
+                                                                     kernels::Format format) {
+  if (host_ == nullptr) return std::nullopt;
+  absl::StatusOr<tiers::HostTier::MappedBlock> m = host_->Map(key);
+  if (!m.ok()) return std::nullopt;
+  absl::StatusOr<tiers::BlockHeader> h = tiers::ParseHeader(m->ref.bytes());
+  if (!h.ok() || h->format != format) return std::nullopt;
+  return *std::move(m);
+}
+
+kj::Promise<void> NodeService::arena(ArenaContext context) {
+  if (host_ == nullptr) {
+    proto::ThrowStatus(absl::FailedPreconditionError("this kvstashd has no host tier to share"));
+  }
+  context.getResults().setArena(kj::heap<ArenaImpl>(host_));
+  return kj::READY_NOW;
+}
 
 kj::Promise<void> NodeService::lookup(LookupContext context) {
   const std::vector<tiers::BlockKey> keys =
@@ -86,11 +145,24 @@ kj::Promise<void> NodeService::lookup(LookupContext context) {
 kj::Promise<void> NodeService::get(GetContext context) {
   auto params = context.getParams();
   const std::vector<tiers::BlockKey> keys = KeysOrThrow(params.getKeys(), limits_.max_batch_blocks);
-  const kernels::Format format = FormatFromProto(params.getFormat());
+  absl::StatusOr<kernels::Format> requested = FormatFromProto(params.getFormat(), "format");
+  if (!requested.ok()) proto::ThrowStatus(requested.status());
+  const kernels::Format format = *requested;
   auto blocks = context.getResults().initBlocks(static_cast<unsigned>(keys.size()));
+  std::vector<tiers::HostTier::MappedBlock> pins;
   for (size_t i = 0; i < keys.size(); ++i) {
     proto::BlockResult::Builder out = blocks[i];
     KeyToProto(keys[i], out.initKey());
+    if (params.getZeroCopy()) {
+      if (std::optional<tiers::HostTier::MappedBlock> m = MapFromHost(keys[i], format)) {
+        auto slot = out.initSlot();
+        slot.setOffset(m->location.offset);
+        slot.setLength(m->location.length);
+        out.setTier(proto::Tier::HOST);
+        pins.push_back(*std::move(m));
+        continue;
+      }
+    }
     absl::StatusOr<tiers::GetResult> r = manager_->Get(keys[i], format);
     if (absl::IsNotFound(r.status()) || absl::IsDataLoss(r.status())) {
       out.setMissing();
@@ -104,6 +176,7 @@ kj::Promise<void> NodeService::get(GetContext context) {
         capnp::Data::Reader(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
     out.setTier(TierKind(manager_->tier(r->tier)->name()));
   }
+  context.getResults().setLease(kj::heap<LeaseImpl>(std::move(pins)));
   return kj::READY_NOW;
 }
 

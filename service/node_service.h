@@ -6,6 +6,12 @@
 // bytes ..."); the client library turns them back into absl::Status
 // (status_wire.h). A miss is not an error: get() reports it per key.
 //
+// Zero-copy gets (get with zeroCopy, over a Unix socket): a block held in the
+// host tier in the requested format is returned as a SlotRef into the arena
+// that arena() shares by fd; the slots stay pinned (never reused, even when
+// evicted) until the returned Lease is released or dropped. Other blocks are
+// copied inline. Zero-copy reads do not refresh the block's LRU position.
+//
 // Threading model: all methods run on the RPC thread's kj event loop. Tier
 // I/O runs inline on that loop for now (tiers never hold locks across I/O,
 // and host-tier work is a memcpy); a blocking disk read delays other
@@ -17,6 +23,7 @@
 #include <cstdint>
 
 #include "proto/node.capnp.h"
+#include "tiers/host_tier.h"
 #include "tiers/tier_manager.h"
 
 namespace kvstash::service {
@@ -39,9 +46,16 @@ class NodeService final : public proto::Node::Server {
   kj::Promise<void> unpin(UnpinContext context) override;
   kj::Promise<void> erase(EraseContext context) override;
   kj::Promise<void> stats(StatsContext context) override;
+  kj::Promise<void> arena(ArenaContext context) override;
 
  private:
+  // Zero-copy: the stored block, pinned in the host arena, when it is there
+  // in `format`; nullopt to fall back to a copy.
+  std::optional<tiers::HostTier::MappedBlock> MapFromHost(const tiers::BlockKey& key,
+                                                          kernels::Format format);
+
   tiers::TierManager* const manager_;
+  tiers::HostTier* const host_;  // nullptr without a host tier
   const NodeLimits limits_;
 };
 

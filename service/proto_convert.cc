@@ -44,7 +44,7 @@ absl::StatusOr<std::vector<tiers::BlockKey>> KeysFromProto(
   return out;
 }
 
-kernels::Format FormatFromProto(proto::Format f) {
+absl::StatusOr<kernels::Format> FormatFromProto(proto::Format f, absl::string_view field) {
   switch (f) {
     case proto::Format::BF16:
       return kernels::Format::kBf16;
@@ -57,7 +57,8 @@ kernels::Format FormatFromProto(proto::Format f) {
     case proto::Format::MXFP4:
       return kernels::Format::kMxfp4;
   }
-  return kernels::Format::kNvfp4;
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " has unknown value ", static_cast<uint16_t>(f)));
 }
 
 proto::Format FormatToProto(kernels::Format f) {

@@ -20,7 +20,9 @@ void KeyToProto(const tiers::BlockKey& key, proto::BlockKey::Builder out);
 absl::StatusOr<std::vector<tiers::BlockKey>> KeysFromProto(
     capnp::List<proto::BlockKey>::Reader keys, size_t max_batch);
 
-kernels::Format FormatFromProto(proto::Format f);
+// InvalidArgument naming `field` for a value this build does not know (an
+// enum on the wire may hold any 16-bit value).
+absl::StatusOr<kernels::Format> FormatFromProto(proto::Format f, absl::string_view field);
 proto::Format FormatToProto(kernels::Format f);
 kernels::KvGeometry GeometryFromProto(proto::Geometry::Reader g);
 void GeometryToProto(const kernels::KvGeometry& g, proto::Geometry::Builder out);

@@ -12,10 +12,12 @@ namespace kvstash::tools {
 namespace {
 
 constexpr char kBenchHelp[] =
-    "usage: kvstash bench codec|tiers [flags]\n\n"
+    "usage: kvstash bench codec|tiers|service [flags]\n\n"
     "  codec   CPU NVFP4/MXFP4/FP8 codec GB/s vs memcpy and vs the scalar reference\n"
     "          (runs the kvstash_codec_bench Google Benchmark binary)\n"
-    "  tiers   host and disk tier GB/s vs memcpy and vs plain file I/O\n\n"
+    "  tiers   host and disk tier GB/s vs memcpy and vs plain file I/O\n"
+    "  service kvstashd put/get GB/s and ops/s from 1 and 8 client processes vs the\n"
+    "          in-process tier manager and vs Redis SET/GET of the same bytes\n\n"
     "Every bench takes --json to print {\"machine\", \"results\": [...]}.\n";
 
 // The Google Benchmark binary sits in the build tree next to ours:
@@ -54,7 +56,8 @@ int RunBench(const Args& args) {
   const Args rest(args.begin() + 1, args.end());
   if (args[0] == "codec") return RunBenchCodec(rest);
   if (args[0] == "tiers") return RunBenchTiers(rest);
-  std::cerr << "error: unknown bench '" << args[0] << "' (expected codec or tiers)\n";
+  if (args[0] == "service") return RunBenchService(rest);
+  std::cerr << "error: unknown bench '" << args[0] << "' (expected codec, tiers or service)\n";
   return 2;
 }
 

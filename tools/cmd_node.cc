@@ -157,18 +157,21 @@ int RunGet(const Args& args) {
   if (!fmt.ok()) return Fail(fmt.status());
   absl::StatusOr<std::unique_ptr<Client>> c = ConnectFrom(f);
   if (!c.ok()) return Fail(c.status());
-  absl::StatusOr<std::vector<std::optional<Block>>> r =
-      (*c)->Get(std::span<const Key>(&*key, 1), *fmt);
+  // GetViews reads blocks held in the host tier in place (shared memory).
+  absl::StatusOr<BlockViews> r = (*c)->GetViews(std::span<const Key>(&*key, 1), *fmt);
   if (!r.ok()) return Fail(r.status());
-  if (!(*r)[0])
+  const BlockView& b = (*r)[0];
+  if (b.tier == Tier::kNone) {
     return Fail(absl::NotFoundError(absl::StrCat("block ", KeyU64(*key), " is not held")));
-  const Block& b = *(*r)[0];
+  }
   if (absl::Status s = WriteWholeFile(f.Get("out"), "--out", b.payload.data(), b.payload.size());
-      !s.ok())
+      !s.ok()) {
     return Fail(s);
+  }
   std::string scales = "[";
-  for (size_t i = 0; i < b.scales.size(); ++i)
+  for (size_t i = 0; i < b.scales.size(); ++i) {
     absl::StrAppend(&scales, i ? ", " : "", absl::StrFormat("%.9g", b.scales[i]));
+  }
   scales += "]";
   if (f.GetBool("json")) {
     std::cout << JsonObject()
@@ -176,13 +179,15 @@ int RunGet(const Args& args) {
                      .Add("tier", TierName(b.tier))
                      .Add("format", FormatName(b.format))
                      .Add("bytes", uint64_t{b.payload.size()})
+                     .Add("zero_copy", b.zero_copy)
                      .Add("dynamic_scales", b.dynamic_scales)
                      .AddRaw("scales", scales)
                      .Str()
               << "\n";
   } else {
-    std::cout << absl::StrFormat("block %u from %s: %zu bytes of %s, scales %s\n", KeyU64(*key),
-                                 TierName(b.tier), b.payload.size(), FormatName(b.format), scales);
+    std::cout << absl::StrFormat("block %u from %s%s: %zu bytes of %s, scales %s\n", KeyU64(*key),
+                                 TierName(b.tier), b.zero_copy ? " (shared memory)" : "",
+                                 b.payload.size(), FormatName(b.format), scales);
   }
   return 0;
 }

@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"unpin", "unpin blocks", RunUnpin},
     {"erase", "erase blocks", RunErase},
     {"codec", "encode/decode tensors: nvfp4, mxfp4, fp8_e4m3, bf16, fp16", RunCodec},
+    {"demo", "engine-like workload from a trace against a running kvstashd", RunDemo},
     {"hash", "block keys of token ids: Dynamo xxh3 chain or vLLM sha256_cbor", RunHash},
     {"bench", "benchmarks with same-run baselines: bench codec | bench tiers", RunBench},
 };

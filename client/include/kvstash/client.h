@@ -81,6 +81,38 @@ struct PutBlock {
   uint8_t priority = 0;
 };
 
+// One block read in place. With zero_copy, `payload` points into the node's
+// shared host arena (mapped read-only; no copy through the socket);
+// otherwise into a private copy. A miss has tier kNone and no payload.
+struct BlockView {
+  Key key;
+  Tier tier = Tier::kNone;
+  bool zero_copy = false;
+  Format format = Format::kNvfp4;
+  Geometry geometry;
+  std::vector<float> scales;
+  bool dynamic_scales = false;
+  std::span<const uint8_t> payload;
+};
+
+// The views of one GetViews call. The shared slots stay pinned in the node
+// (never reused, even if evicted) until this object is destroyed.
+// REQUIRES: destroyed before the Client that made it.
+class BlockViews {
+ public:
+  BlockViews(BlockViews&&) noexcept;
+  BlockViews& operator=(BlockViews&&) noexcept;
+  ~BlockViews();
+  size_t size() const;
+  const BlockView& operator[](size_t i) const;
+
+ private:
+  friend class Client;
+  struct State;
+  explicit BlockViews(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 struct TierStats {
   std::string name;
   uint64_t capacity_bytes = 0, used_bytes = 0, blocks = 0;
@@ -101,6 +133,9 @@ class Client {
   absl::StatusOr<LookupResult> Lookup(std::span<const Key> keys);
   // One entry per key; nullopt for a miss.
   absl::StatusOr<std::vector<std::optional<Block>>> Get(std::span<const Key> keys, Format format);
+  // Like Get, without copies where possible: over a Unix socket, blocks held
+  // in the host tier in `format` are read in place from shared memory.
+  absl::StatusOr<BlockViews> GetViews(std::span<const Key> keys, Format format);
   // Stores every block or none (the batch is validated first). Returns the count.
   absl::StatusOr<size_t> Put(std::span<const PutBlock> blocks);
   absl::StatusOr<size_t> Pin(std::span<const Key> keys);
