@@ -6,24 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_string.h"
 
 namespace kvstash::bench {
 namespace {
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -50,14 +36,14 @@ void PrintTable(const std::vector<Result>& results, std::ostream& out) {
 }
 
 void PrintJson(const std::vector<Result>& results, std::ostream& out) {
-  out << "{\"machine\": \"" << JsonEscape(MachineDescription()) << "\", \"results\": [";
+  out << "{\"machine\": " << JsonQuote(MachineDescription()) << ", \"results\": [";
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     out << (i ? ", " : "")
         << absl::StrFormat(
-               "{\"name\": \"%s\", \"unit\": \"%s\", \"value\": %.6g, \"baseline_name\": \"%s\", "
+               "{\"name\": %s, \"unit\": %s, \"value\": %.6g, \"baseline_name\": %s, "
                "\"baseline\": %.6g, \"ratio\": %.6g}",
-               JsonEscape(r.name), JsonEscape(r.unit), r.value, JsonEscape(r.baseline_name),
+               JsonQuote(r.name), JsonQuote(r.unit), r.value, JsonQuote(r.baseline_name),
                r.baseline, r.ratio());
   }
   out << "]}\n";

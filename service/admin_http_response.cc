@@ -4,6 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "service/admin_http.h"
 
+#include "common/json_string.h"
+
 namespace kvstash::service {
 
 int HttpStatusFor(absl::StatusCode code) {
@@ -38,38 +40,7 @@ int HttpStatusFor(absl::StatusCode code) {
   }
 }
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
+std::string JsonString(absl::string_view s) { return JsonQuote(s); }
 
 HttpResponse StatusResponse(const absl::Status& status) {
   HttpResponse r;

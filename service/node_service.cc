@@ -201,33 +201,30 @@ kj::Promise<void> NodeService::put(PutContext context) {
   return kj::READY_NOW;
 }
 
-kj::Promise<void> NodeService::pin(PinContext context) {
+// Applies `op` to each key; returns how many succeeded.
+template <typename Op>
+uint32_t CountOk(capnp::List<proto::BlockKey>::Reader keys, size_t max_batch, Op op) {
   uint32_t n = 0;
-  for (const tiers::BlockKey& k :
-       KeysOrThrow(context.getParams().getKeys(), limits_.max_batch_blocks)) {
-    n += manager_->Pin(k).ok();
-  }
-  context.getResults().setPinned(n);
+  for (const tiers::BlockKey& k : KeysOrThrow(keys, max_batch)) n += op(k).ok();
+  return n;
+}
+
+kj::Promise<void> NodeService::pin(PinContext context) {
+  context.getResults().setPinned(CountOk(context.getParams().getKeys(), limits_.max_batch_blocks,
+                                         [this](const auto& k) { return manager_->Pin(k); }));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> NodeService::unpin(UnpinContext context) {
-  uint32_t n = 0;
-  for (const tiers::BlockKey& k :
-       KeysOrThrow(context.getParams().getKeys(), limits_.max_batch_blocks)) {
-    n += manager_->Unpin(k).ok();
-  }
-  context.getResults().setUnpinned(n);
+  context.getResults().setUnpinned(CountOk(context.getParams().getKeys(),
+                                           limits_.max_batch_blocks,
+                                           [this](const auto& k) { return manager_->Unpin(k); }));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> NodeService::erase(EraseContext context) {
-  uint32_t n = 0;
-  for (const tiers::BlockKey& k :
-       KeysOrThrow(context.getParams().getKeys(), limits_.max_batch_blocks)) {
-    n += manager_->Erase(k).ok();
-  }
-  context.getResults().setErased(n);
+  context.getResults().setErased(CountOk(context.getParams().getKeys(), limits_.max_batch_blocks,
+                                         [this](const auto& k) { return manager_->Erase(k); }));
   return kj::READY_NOW;
 }
 

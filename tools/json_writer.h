@@ -31,7 +31,6 @@ class JsonObject {
   std::string body_;
 };
 
-std::string JsonQuote(absl::string_view s);
 
 }  // namespace kvstash::tools
 
