@@ -95,6 +95,58 @@ TEST_F(DiskTierTest, ReopenRebuildsTheIndexAndCapacityAccounting) {
   }
 }
 
+TEST_F(DiskTierTest, BarrierPutsSurviveASyncAndACleanClose) {
+  auto tier = Open(SyncPolicy::kBarrier);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(tier->Put(MakeBlock(Key(i), i)).ok());
+  ASSERT_TRUE(tier->Sync().ok());
+  for (int i = 20; i < 40; ++i) ASSERT_TRUE(tier->Put(MakeBlock(Key(i), i)).ok());
+  ASSERT_TRUE(tier->Erase(Key(3)).ok());
+  tier.reset();  // a clean close flushes what no Sync() covered
+  tier = Open(SyncPolicy::kBarrier);
+  EXPECT_EQ(tier->Stats().blocks, 39u);
+  EXPECT_FALSE(tier->Contains(Key(3)));
+  for (int i = 0; i < 40; ++i) {
+    if (i == 3) continue;
+    absl::StatusOr<BlockRef> ref = tier->Get(Key(i));
+    ASSERT_TRUE(ref.ok()) << i << ": " << ref.status();
+    EXPECT_EQ(ref->bytes(), MakeBlock(Key(i), i));
+  }
+}
+
+TEST_F(DiskTierTest, AReplacedBlockLeavesOneCopyAndItsSizeCounted) {
+  auto tier = Open(SyncPolicy::kBarrier);
+  ASSERT_TRUE(tier->Put(MakeBlock(Key(1), 1)).ok());
+  ASSERT_TRUE(tier->Sync().ok());
+  const std::string bigger = MakeBlock(Key(1), 2, kernels::KvGeometry{4, 2, 32, 4, 2});
+  ASSERT_TRUE(tier->Put(bigger).ok());
+  EXPECT_EQ(tier->Stats().used_bytes, bigger.size());
+  ASSERT_TRUE(tier->Sync().ok());
+  tier.reset();
+  tier = Open(SyncPolicy::kBarrier);
+  EXPECT_EQ(tier->Stats().blocks, 1u);
+  EXPECT_EQ(tier->Stats().used_bytes, bigger.size());
+  absl::StatusOr<BlockRef> ref = tier->Get(Key(1));
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->bytes(), bigger);
+}
+
+TEST_F(DiskTierTest, AFailedFlushIsStickyUnderTheBarrierPolicy) {
+  auto tier = Open(SyncPolicy::kBarrier);
+  ASSERT_TRUE(tier->Put(MakeBlock(Key(1))).ok());
+  ASSERT_TRUE(tier->Sync().ok());
+  ASSERT_TRUE(tier->Put(MakeBlock(Key(2))).ok());  // in the memtable only
+  faults_.FailAll(FileFaults::Op::kWrite);
+  EXPECT_FALSE(tier->Sync().ok());
+  faults_.Clear();
+  const TierStats st = tier->Stats();
+  EXPECT_TRUE(st.read_only);
+  EXPECT_NE(st.error.find("injected write failure"), std::string::npos) << st.error;
+  EXPECT_TRUE(absl::IsFailedPrecondition(tier->Put(MakeBlock(Key(3)))));
+  absl::StatusOr<BlockRef> ref = tier->Get(Key(1));  // reads still work
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  EXPECT_EQ(ref->bytes(), MakeBlock(Key(1)));
+}
+
 TEST_F(DiskTierTest, RejectsAnEmptyDir) {
   DiskTierOptions o;
   EXPECT_TRUE(absl::IsInvalidArgument(DiskTier::Open(o, Env::Default()).status()));

@@ -6,19 +6,27 @@
 //   host_get   HostTier::ReadInto: verified copy    vs memcpy out of a plain buffer
 //              into the caller's buffer
 //   disk_write DiskTier::Put of every block, then   vs write(2) of the same bytes to
-//              one durability barrier (Flush+Sync)     one file, then fdatasync
+//              Flush+Sync (every block durable)        one file, then fdatasync
+//                                                      ("file_write_fdatasync")
 //   disk_read  DiskTier::Get (verified) of every    vs sequential pread(2) of the
-//              block, in write order                   file, block by block
+//              block, in write order                   file, block by block ("file_read")
 //
-// Both disk sides follow the same sync policy (kProcessCrash: no fsync per
-// block, one barrier at the end; kPowerLoss: fsync per block) and both read
-// phases start cold: every file of the database and the plain file is
-// fsynced and dropped from the page cache (posix_fadvise DONTNEED) first.
-// Arenas and buffers are prefaulted so that page faults are not measured.
-// host_get_verified is host_get with HostTierOptions::verify_reads, shown
-// for what read verification costs. Disk cases alternate with their
-// baselines `repeats` times and keep the best of each, since a shared or
-// virtual disk's speed drifts.
+// Both disk sides give the same guarantee when their clock stops: every
+// block is on the device (fsynced) and survives power loss. Under the
+// default sync policy, kBarrier, and under kProcessCrash that takes one
+// barrier at the end on both sides (the tier's Flush+Sync: memtables
+// flushed to fsynced blob files; the file's fdatasync); under kPowerLoss
+// both sides fsync after every block ("file_write_fdatasync_each"). The
+// tier also writes its keys, metadata and RocksDB's own files; the file
+// writes only the block bytes. Both read phases start cold: every file of
+// the database and the plain file is fsynced and dropped from the page
+// cache (posix_fadvise DONTNEED) first, and both read with the kernel's
+// default readahead. The tier's timed read includes nothing of Open() (the
+// index rebuild). Arenas and buffers are prefaulted so that page faults are
+// not measured. host_get_verified is host_get with
+// HostTierOptions::verify_reads, shown for what read verification costs.
+// Disk cases alternate with their baselines `repeats` times and keep the
+// best of each, since a shared or virtual disk's speed drifts.
 #ifndef KVSTASH_TIERS_TIER_BENCH_H_
 #define KVSTASH_TIERS_TIER_BENCH_H_
 
@@ -39,8 +47,8 @@ struct TierBenchOptions {
   uint64_t host_bytes = uint64_t{256} << 20;  // host working set per block size
   double host_seconds = 0.5;                  // minimum time per host measurement
   uint64_t disk_bytes = uint64_t{512} << 20;  // bytes written and read per disk case
-  int repeats = 2;  // disk cases run this often, alternating with their baseline; best kept
-  SyncPolicy sync = SyncPolicy::kProcessCrash;
+  int repeats = 3;  // disk cases run this often, alternating with their baseline; best kept
+  SyncPolicy sync = SyncPolicy::kBarrier;
 };
 
 // Runs every case; progress lines go to `progress` (may be null).

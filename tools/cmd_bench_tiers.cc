@@ -35,11 +35,13 @@ absl::StatusOr<tiers::TierBenchOptions> ParseOptions(const FlagSet& flags) {
     o.block_bytes.push_back(size);
   }
   const std::string sync = flags.Get("sync");
-  if (sync != "process" && sync != "power") {
+  if (sync != "process" && sync != "power" && sync != "barrier") {
     return absl::InvalidArgumentError(
-        absl::StrCat("flag --sync: expected process or power, got '", sync, "'"));
+        absl::StrCat("flag --sync: expected barrier, process or power, got '", sync, "'"));
   }
-  o.sync = sync == "power" ? tiers::SyncPolicy::kPowerLoss : tiers::SyncPolicy::kProcessCrash;
+  o.sync = sync == "power"     ? tiers::SyncPolicy::kPowerLoss
+           : sync == "process" ? tiers::SyncPolicy::kProcessCrash
+                               : tiers::SyncPolicy::kBarrier;
   return o;
 }
 
@@ -56,7 +58,10 @@ int RunBenchTiers(const Args& args) {
                "536870912");
   flags.String("seconds", "minimum seconds per host measurement", "0.5");
   flags.String("sizes", "block payload sizes in bytes, comma-separated", "1048576,65536");
-  flags.String("sync", "disk sync policy: process (WAL, no fsync per put) or power", "process");
+  flags.String("sync",
+               "disk sync policy: barrier (no WAL for puts, durable at Sync), process (WAL, no "
+               "fsync per put; what kvstashd --sync wal uses) or power (WAL fsynced per put)",
+               "process");
   if (const int rc = ParseOrExit(flags, args); rc >= 0) return rc;
   absl::StatusOr<tiers::TierBenchOptions> options = ParseOptions(flags);
   if (!options.ok()) {

@@ -25,6 +25,8 @@ inline std::string CrashBlock(uint64_t i) {
 // kEraseLag indices earlier.
 inline constexpr uint64_t kEraseEvery = 7;
 inline constexpr uint64_t kEraseLag = 3;
+// Every kSyncEvery-th put is followed by a Sync().
+inline constexpr uint64_t kSyncEvery = 16;
 
 }  // namespace kvstash::tiers::testing
 

@@ -1,8 +1,10 @@
 // Child process of disk_crash_test: opens the disk tier in argv[1] and
 // writes blocks from index argv[2] on, forever, with sync policy argv[3]
-// ("process" or "power"). After each acknowledged operation it writes one
-// line to stdout: "p <i>" for a put, "e <i>" for an erase. The parent kills
-// it with SIGKILL at a random point and checks what survived.
+// ("process", "power" or "barrier"). After each acknowledged operation it
+// writes one line to stdout: "p <i>" for a put, "e <i>" for an erase, and
+// "s <i>" after a Sync() that returned OK once put i was acknowledged
+// (every kSyncEvery puts). The parent kills it with SIGKILL at a random
+// point and checks what survived.
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,12 +28,14 @@ void Ack(char op, uint64_t i) {
 int main(int argc, char** argv) {
   using namespace kvstash::tiers;
   if (argc != 4) {
-    fprintf(stderr, "usage: %s DIR FIRST_INDEX process|power\n", argv[0]);
+    fprintf(stderr, "usage: %s DIR FIRST_INDEX process|power|barrier\n", argv[0]);
     return 2;
   }
   DiskTierOptions o;
   o.dir = argv[1];
-  o.sync = strcmp(argv[3], "power") == 0 ? SyncPolicy::kPowerLoss : SyncPolicy::kProcessCrash;
+  o.sync = strcmp(argv[3], "power") == 0     ? SyncPolicy::kPowerLoss
+           : strcmp(argv[3], "barrier") == 0 ? SyncPolicy::kBarrier
+                                             : SyncPolicy::kProcessCrash;
   o.write_buffer_bytes = 256 << 10;  // flushes and compactions happen while we are killed
   o.blob_file_bytes = 1 << 20;
   absl::StatusOr<std::unique_ptr<DiskTier>> tier = DiskTier::Open(o, kvstash::Env::Default());
@@ -49,6 +53,13 @@ int main(int argc, char** argv) {
       const uint64_t victim = i - testing::kEraseLag;
       absl::Status s = (*tier)->Erase(testing::Key(victim));
       if (s.ok()) Ack('e', victim);
+    }
+    if (i % testing::kSyncEvery == 0) {
+      if (absl::Status s = (*tier)->Sync(); !s.ok()) {
+        fprintf(stderr, "sync: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      Ack('s', i);
     }
   }
 }
