@@ -9,9 +9,7 @@
 #include "common/json_string.h"
 
 namespace kvstash::bench {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string MachineDescription() {
   std::ifstream cpuinfo("/proc/cpuinfo");

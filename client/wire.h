@@ -26,9 +26,9 @@ absl::StatusOr<std::vector<std::optional<Block>>> BlocksFromProto(
 // Views of a zero-copy get: slots point into the mapped arena (bounds and
 // header checked), inline blocks are copied into `copies` and fully verified.
 // REQUIRES: copies->capacity() >= blocks.size().
-absl::Status ViewsFromProto(capnp::List<proto::BlockResult>::Reader blocks,
-                            const uint8_t* arena, uint64_t arena_bytes,
-                            std::vector<BlockView>* views, std::vector<std::string>* copies);
+absl::Status ViewsFromProto(capnp::List<proto::BlockResult>::Reader blocks, const uint8_t* arena,
+                            uint64_t arena_bytes, std::vector<BlockView>* views,
+                            std::vector<std::string>* copies);
 void PutToProto(const PutBlock& b, proto::PutBlock::Builder out);
 std::vector<TierStats> StatsFromProto(capnp::List<proto::TierStats>::Reader tiers);
 

@@ -2,9 +2,8 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "service/admin_http.h"
-
 #include "common/json_string.h"
+#include "service/admin_http.h"
 
 namespace kvstash::service {
 

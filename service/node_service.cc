@@ -216,8 +216,7 @@ kj::Promise<void> NodeService::pin(PinContext context) {
 }
 
 kj::Promise<void> NodeService::unpin(UnpinContext context) {
-  context.getResults().setUnpinned(CountOk(context.getParams().getKeys(),
-                                           limits_.max_batch_blocks,
+  context.getResults().setUnpinned(CountOk(context.getParams().getKeys(), limits_.max_batch_blocks,
                                            [this](const auto& k) { return manager_->Unpin(k); }));
   return kj::READY_NOW;
 }

@@ -171,7 +171,9 @@ constexpr OptionSpec kOptions[] = {
        return f.status();
      },
      [](const DaemonOptions& o) { return std::string(kernels::FormatName(o.storage_format)); }},
-    {"sync", "POLICY", "disk durability: wal (log written per put, not fsynced: survives a process crash) or fsync (log fsynced per put: survives power loss)",
+    {"sync", "POLICY",
+     "disk durability: wal (log written per put, not fsynced: survives a process crash) or fsync "
+     "(log fsynced per put: survives power loss)",
      [](const OptionsEnvironment&) { return std::string("wal"); },
      [](absl::string_view t, DaemonOptions& o) -> absl::Status {
        if (t == "wal" || t == "fsync") {

@@ -291,8 +291,7 @@ int RunGen(const Args& args) {
   }
   std::vector<uint8_t> out(n * kernels::DTypeSize(*dtype));
   kernels::ConvertDType(kernels::DType::kF32, x.data(), n, *dtype, out.data());
-  if (absl::Status s = WriteWholeFile(flags.Get("out"), "--out", out.data(), out.size());
-      !s.ok()) {
+  if (absl::Status s = WriteWholeFile(flags.Get("out"), "--out", out.data(), out.size()); !s.ok()) {
     return Fail(s);
   }
   std::cout << absl::StrFormat("wrote %zu x %zu %s %s to %s\n", *rows, *cols, dist,
@@ -311,7 +310,8 @@ int RunCodec(const Args& args) {
   if (args[0] == "encode") return RunEncode(rest);
   if (args[0] == "decode") return RunDecode(rest);
   if (args[0] == "gen") return RunGen(rest);
-  std::cerr << "error: unknown codec subcommand '" << args[0] << "' (expected encode, decode or gen)\n";
+  std::cerr << "error: unknown codec subcommand '" << args[0]
+            << "' (expected encode, decode or gen)\n";
   return 2;
 }
 

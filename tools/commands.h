@@ -21,7 +21,8 @@ int RunPin(const Args& args);
 int RunUnpin(const Args& args);
 int RunErase(const Args& args);
 int RunHash(const Args& args);
-int RunDemo(const Args& args);  // kvstash demo (tools/cmd_demo.cc)          // kvstash hash (tools/cmd_hash.cc)
+int RunDemo(const Args& args);          // kvstash demo (tools/cmd_demo.cc)          // kvstash hash
+                                        // (tools/cmd_hash.cc)
 int RunBench(const Args& args);         // kvstash bench codec|tiers|service (tools/cmd_bench.cc)
 int RunBenchCodec(const Args& args);    // kvstash bench codec (tools/cmd_bench.cc)
 int RunBenchTiers(const Args& args);    // kvstash bench tiers (tools/cmd_bench_tiers.cc)

@@ -1,11 +1,10 @@
 #include "tools/json_writer.h"
 
-#include "common/json_string.h"
-
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_string.h"
 
 namespace kvstash::tools {
 

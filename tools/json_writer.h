@@ -31,7 +31,6 @@ class JsonObject {
   std::string body_;
 };
 
-
 }  // namespace kvstash::tools
 
 #endif  // KVSTASH_TOOLS_JSON_WRITER_H_
