@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "common/mutex.h"
 #include "tiers/device_arena.h"
-#include "tiers/slot_allocator.h"
+#include "tiers/slot_table.h"
 #include "tiers/tier.h"
 
 namespace kvstash::tiers {
@@ -70,13 +70,11 @@ class DeviceTier final : public Tier {
   TierStats Stats() const override;
 
  private:
-  struct Slot;
+  using Slot = ArenaSlot;
   class SlotLease;
 
   DeviceTier(const DeviceTierOptions& options, std::unique_ptr<DeviceArena> arena);
-  Slot* PinLocked(const BlockKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Release(Slot* slot);
-  void UnlinkLocked(Slot* slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Const after construction.
   const DeviceTierOptions options_;
@@ -84,9 +82,7 @@ class DeviceTier final : public Tier {
   const uint64_t capacity_;
 
   mutable Mutex mu_;
-  SlotAllocator allocator_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<BlockKey, std::unique_ptr<Slot>> index_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Slot*, std::unique_ptr<Slot>> retired_ ABSL_GUARDED_BY(mu_);
+  SlotTable slots_ ABSL_GUARDED_BY(mu_);
   TierStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -9,16 +9,6 @@ namespace kvstash::tiers {
 
 // One slot of the arena. `refs` and `live` are guarded by the tier's mu_;
 // the other fields are fixed once the slot is committed.
-struct HostTier::Slot {
-  BlockKey key;
-  uint64_t offset = 0;
-  uint64_t bytes = 0;
-  std::optional<BlockKey> parent;
-  uint8_t priority = 0;
-  int refs = 0;
-  bool live = false;  // linked in index_
-};
-
 class HostTier::SlotLease final : public BlockRef::Lease {
  public:
   SlotLease(HostTier* tier, Slot* slot) : tier_(tier), slot_(slot) {}
@@ -66,35 +56,23 @@ HostTier::HostTier(const HostTierOptions& options, std::unique_ptr<ShmArena> are
     : options_(options),
       arena_(std::move(arena)),
       capacity_(arena_->size()),
-      allocator_(capacity_, options.slot_sizes) {
+      slots_(capacity_, options.slot_sizes) {
   stats_.name = options.name;
 }
 
-HostTier::~HostTier() {
-  MutexLock lock(&mu_);
-  KVSTASH_CHECK(retired_.empty());
-  for (const auto& [key, slot] : index_) KVSTASH_CHECK(slot->refs == 0);
-}
+HostTier::~HostTier() = default;
 
 uint64_t HostTier::Charge(uint64_t block_bytes) const {
   MutexLock lock(&mu_);
-  return allocator_.ClassSize(block_bytes);
+  return slots_.ClassSize(block_bytes);
 }
 
 absl::StatusOr<HostTier::Reservation> HostTier::Reserve(const BlockKey& key, uint64_t bytes) {
   if (bytes == 0) return absl::InvalidArgumentError("cannot reserve an empty block");
-  auto slot = std::make_unique<Slot>();
-  slot->key = key;
-  slot->bytes = bytes;
   MutexLock lock(&mu_);
-  std::optional<uint64_t> offset = allocator_.Allocate(bytes);
-  if (!offset) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("host tier '", options_.name, "': no free slot for ", bytes, " bytes (",
-                     allocator_.allocated_bytes(), " of ", capacity_, " bytes in use)"));
-  }
-  slot->offset = *offset;
-  return Reservation(this, std::move(slot));
+  absl::StatusOr<std::unique_ptr<Slot>> slot = slots_.Allocate(key, bytes, options_.name);
+  if (!slot.ok()) return slot.status();
+  return Reservation(this, *std::move(slot));
 }
 
 absl::Status HostTier::Commit(std::unique_ptr<Slot> slot, bool verify_payload) {
@@ -108,47 +86,27 @@ absl::Status HostTier::Commit(std::unique_ptr<Slot> slot, bool verify_payload) {
     status = absl::InvalidArgumentError(absl::StrCat("block key ", parsed->header.key.ToString(),
                                                      " != reserved ", slot->key.ToString()));
   }
+  MutexLock lock(&mu_);
   if (!status.ok()) {
-    Abandon(std::move(slot));
+    slots_.Abandon(std::move(slot));
     return status;
   }
   slot->parent = parsed->header.parent;
   slot->priority = parsed->header.priority;
-  slot->live = true;
-  MutexLock lock(&mu_);
-  if (auto it = index_.find(slot->key); it != index_.end()) UnlinkLocked(it->second.get());
   stats_.puts++;
   stats_.bytes_in += slot->bytes;
-  const BlockKey key = slot->key;
-  index_.emplace(key, std::move(slot));
+  slots_.Link(std::move(slot));
   return absl::OkStatus();
 }
 
 void HostTier::Abandon(std::unique_ptr<Slot> slot) {
   MutexLock lock(&mu_);
-  allocator_.Free(slot->offset, slot->bytes);
-}
-
-void HostTier::UnlinkLocked(Slot* slot) {
-  KVSTASH_CHECK(slot->live);
-  slot->live = false;
-  auto it = index_.find(slot->key);
-  KVSTASH_CHECK(it != index_.end() && it->second.get() == slot);
-  std::unique_ptr<Slot> owned = std::move(it->second);
-  index_.erase(it);
-  if (owned->refs > 0) {
-    retired_.emplace(slot, std::move(owned));
-  } else {
-    allocator_.Free(slot->offset, slot->bytes);
-  }
+  slots_.Abandon(std::move(slot));
 }
 
 void HostTier::Release(Slot* slot) {
   MutexLock lock(&mu_);
-  KVSTASH_CHECK(slot->refs > 0);
-  if (--slot->refs > 0 || slot->live) return;
-  allocator_.Free(slot->offset, slot->bytes);
-  retired_.erase(slot);
+  slots_.Unpin(slot);
 }
 
 absl::string_view HostTier::Bytes(const Slot& slot) const {
@@ -173,13 +131,11 @@ absl::StatusOr<HostTier::MappedBlock> HostTier::Pin(const BlockKey& key, bool ve
   Slot* slot = nullptr;
   {
     MutexLock lock(&mu_);
-    auto it = index_.find(key);
-    if (it == index_.end()) {
+    slot = slots_.Pin(key);
+    if (slot == nullptr) {
       stats_.misses++;
       return absl::NotFoundError(absl::StrCat("host tier: no block ", key.ToString()));
     }
-    slot = it->second.get();
-    slot->refs++;
   }
   MappedBlock out{BlockRef(Bytes(*slot), std::make_unique<SlotLease>(this, slot)),
                   Location{arena_->fd(), slot->offset, slot->bytes}};
@@ -201,7 +157,7 @@ void HostTier::CountHit(uint64_t bytes) {
 absl::Status HostTier::VerifyFailed(Slot* slot, absl::Status why) {
   MutexLock lock(&mu_);
   stats_.checksum_failures++;
-  if (slot->live) UnlinkLocked(slot);
+  if (slot->live) slots_.Unlink(slot);
   return why;
 }
 
@@ -253,36 +209,29 @@ absl::StatusOr<size_t> HostTier::ReadInto(const BlockKey& key, absl::Span<char> 
 
 absl::Status HostTier::Erase(const BlockKey& key) {
   MutexLock lock(&mu_);
-  auto it = index_.find(key);
-  if (it == index_.end()) {
+  if (!slots_.Erase(key)) {
     return absl::NotFoundError(absl::StrCat("host tier: no block ", key.ToString()));
   }
-  UnlinkLocked(it->second.get());
   stats_.erases++;
   return absl::OkStatus();
 }
 
 bool HostTier::Contains(const BlockKey& key) const {
   MutexLock lock(&mu_);
-  return index_.contains(key);
+  return slots_.Contains(key);
 }
 
 std::vector<StoredBlock> HostTier::List() const {
   MutexLock lock(&mu_);
-  std::vector<StoredBlock> out;
-  out.reserve(index_.size());
-  for (const auto& [key, slot] : index_) {
-    out.push_back(StoredBlock{key, slot->parent, slot->priority, slot->bytes});
-  }
-  return out;
+  return slots_.List();
 }
 
 TierStats HostTier::Stats() const {
   MutexLock lock(&mu_);
   TierStats s = stats_;
   s.capacity_bytes = capacity_;
-  s.used_bytes = allocator_.allocated_bytes();
-  s.blocks = index_.size();
+  s.used_bytes = slots_.allocated_bytes();
+  s.blocks = slots_.size();
   return s;
 }
 

@@ -32,7 +32,7 @@
 #include "absl/types/span.h"
 #include "common/mutex.h"
 #include "tiers/shm_arena.h"
-#include "tiers/slot_allocator.h"
+#include "tiers/slot_table.h"
 #include "tiers/tier.h"
 
 namespace kvstash::tiers {
@@ -54,7 +54,7 @@ struct HostTierOptions {
 
 class HostTier final : public Tier {
  public:
-  struct Slot;
+  using Slot = ArenaSlot;
 
   // Where a block lives in the arena, for another process to map.
   struct Location {
@@ -122,9 +122,8 @@ class HostTier final : public Tier {
   void CountHit(uint64_t bytes);
   absl::Status VerifyFailed(Slot* slot, absl::Status why);
   void Release(Slot* slot);
+  // Returns an uncommitted reservation's bytes.
   void Abandon(std::unique_ptr<Slot> slot);
-  // Removes `slot` from the index; frees it now or when its last reader leaves.
-  void UnlinkLocked(Slot* slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::string_view Bytes(const Slot& slot) const;
 
   // Const after construction.
@@ -133,10 +132,7 @@ class HostTier final : public Tier {
   const uint64_t capacity_;
 
   mutable Mutex mu_;
-  SlotAllocator allocator_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<BlockKey, std::unique_ptr<Slot>> index_ ABSL_GUARDED_BY(mu_);
-  // Erased or replaced slots still pinned by readers.
-  absl::flat_hash_map<Slot*, std::unique_ptr<Slot>> retired_ ABSL_GUARDED_BY(mu_);
+  SlotTable slots_ ABSL_GUARDED_BY(mu_);
   TierStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
