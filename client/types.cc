@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "kernels/codec.h"
 #include "kvstash/client.h"
 
 namespace kvstash {
@@ -36,30 +37,22 @@ const char* TierName(Tier t) {
   return "?";
 }
 
+// The public enum mirrors kernels::Format value for value (static_asserts below).
 const char* FormatName(Format f) {
-  switch (f) {
-    case Format::kBf16:
-      return "bf16";
-    case Format::kFp16:
-      return "fp16";
-    case Format::kFp8E4M3:
-      return "fp8_e4m3";
-    case Format::kNvfp4:
-      return "nvfp4";
-    case Format::kMxfp4:
-      return "mxfp4";
-  }
-  return "?";
+  // kernels::FormatName returns views of string literals: NUL-terminated.
+  return kernels::FormatName(static_cast<kernels::Format>(f)).data();
 }
 
 std::optional<Format> ParseFormatName(const std::string& name) {
-  for (Format f :
-       {Format::kBf16, Format::kFp16, Format::kFp8E4M3, Format::kNvfp4, Format::kMxfp4}) {
-    if (name == FormatName(f)) return f;
-  }
-  if (name == "f16") return Format::kFp16;
-  if (name == "fp8") return Format::kFp8E4M3;
-  return std::nullopt;
+  absl::StatusOr<kernels::Format> f = kernels::ParseFormat(name);
+  if (!f.ok()) return std::nullopt;
+  return static_cast<Format>(*f);
 }
+
+static_assert(static_cast<int>(Format::kBf16) == static_cast<int>(kernels::Format::kBf16));
+static_assert(static_cast<int>(Format::kFp16) == static_cast<int>(kernels::Format::kFp16));
+static_assert(static_cast<int>(Format::kFp8E4M3) == static_cast<int>(kernels::Format::kFp8E4M3));
+static_assert(static_cast<int>(Format::kNvfp4) == static_cast<int>(kernels::Format::kNvfp4));
+static_assert(static_cast<int>(Format::kMxfp4) == static_cast<int>(kernels::Format::kMxfp4));
 
 }  // namespace kvstash
