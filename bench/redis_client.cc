@@ -200,6 +200,36 @@ absl::Status RedisClient::Get(absl::string_view key, std::string* value) {
   return absl::OkStatus();
 }
 
+absl::Status RedisClient::SetMany(absl::Span<const std::string> keys,
+                                  absl::Span<const absl::string_view> values) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const absl::string_view args[] = {"SET", keys[i], values[i]};
+    if (absl::Status s = Send(args); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Reply r;
+    if (absl::Status s = Receive(&r, nullptr); !s.ok()) return s;
+    if (r.type != '+') return absl::DataLossError(absl::StrCat("redis: SET failed: ", r.line));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisClient::GetMany(absl::Span<const std::string> keys,
+                                  std::vector<std::string>* values) {
+  values->resize(keys.size());
+  for (const std::string& k : keys) {
+    const absl::string_view args[] = {"GET", k};
+    if (absl::Status s = Send(args); !s.ok()) return s;
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    Reply r;
+    if (absl::Status s = Receive(&r, &(*values)[i]); !s.ok()) return s;
+    if (r.type != '$') return absl::DataLossError("redis: GET did not answer a bulk string");
+    if (r.is_nil) return absl::NotFoundError(absl::StrCat("redis: no key '", keys[i], "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> RedisClient::Del(absl::Span<const std::string> keys) {
   std::vector<absl::string_view> args = {"DEL"};
   for (const std::string& k : keys) args.push_back(k);

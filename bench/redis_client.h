@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,12 @@ class RedisClient {
   absl::Status Set(absl::string_view key, absl::string_view value);
   // The value into *value (its capacity is reused); NotFound when absent.
   absl::Status Get(absl::string_view key, std::string* value);
+  // Pipelined: every command goes out before the first reply is read, so a
+  // batch costs one round trip (the fair peer of a batched kvstash call).
+  absl::Status SetMany(absl::Span<const std::string> keys,
+                       absl::Span<const absl::string_view> values);
+  // values->size() becomes keys.size(); each string's capacity is reused.
+  absl::Status GetMany(absl::Span<const std::string> keys, std::vector<std::string>* values);
   // Number of keys removed.
   absl::StatusOr<int64_t> Del(absl::Span<const std::string> keys);
 

@@ -205,7 +205,8 @@ absl::StatusOr<CaseFigures> RunCase(const ServiceBenchOptions& o, const CaseSpec
          {std::string("--target"), std::string(c.target), std::string("--address"), c.address,
           std::string("--block-bytes"), absl::StrCat(c.block_bytes), std::string("--blocks"),
           absl::StrCat(per_worker), std::string("--key-base"),
-          absl::StrCat(c.key_base + (uint64_t(i) << 28))}) {
+          absl::StrCat(c.key_base + (uint64_t(i) << 28)), std::string("--batch"),
+          absl::StrCat(o.batch)}) {
       spec.argv.push_back(a);
     }
     spec.pipe_stdin = spec.pipe_stdout = true;
@@ -334,12 +335,15 @@ absl::StatusOr<Measured> RunCases(const ServiceBenchOptions& o, const Servers& s
 
 // What the figures measured, one line each.
 void AddNotes(const ServiceBenchOptions& o, const Measured& m, ServiceBenchReport* report) {
-  report->notes.push_back(
-      "service_put/service_get: libkvstash Client::Put/Get over the daemon's Unix socket, block "
-      "bytes inline in the Cap'n Proto messages; one block per call");
+  report->notes.push_back(absl::StrFormat(
+      "service_put: libkvstash Client::Put over the daemon's Unix socket, payloads copied once "
+      "into a shared put window (no socket copy); service_get: Client::Get, block bytes inline "
+      "in the Cap'n Proto messages; %d blocks per call (Redis: %d commands per pipeline)",
+      o.batch, o.batch));
   report->notes.push_back(absl::StrFormat(
       "service_getview: Client::GetViews (payload read in place from the daemon's shared memfd "
-      "arena; %.0f%% of these gets were zero-copy) plus one memcpy into the worker's buffer",
+      "arena; %.0f%% of these gets were zero-copy) plus one memcpy into the worker's buffer, "
+      "timed after one untimed pass (a long-lived engine's mapping of the arena is warm)",
       100 * m.zero_copy / std::max(1.0, m.views)));
   for (uint64_t size : o.block_bytes) {
     const kernels::KvGeometry gs = service_internal::GeometryFor(size);

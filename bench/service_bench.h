@@ -59,6 +59,10 @@ struct ServiceBenchOptions {
   std::vector<int> processes = {1, 8};
   uint64_t bytes = uint64_t{256} << 20;  // payload bytes put (and got) per case, all workers
   int repeats = 3;  // rounds of every case, kvstash and Redis alternating; best kept
+  // Blocks per call: an engine fetches a request's cached prefix in one batch
+  // (16 blocks of 16 tokens = a 256-token prefix); Redis gets the same batch
+  // as one pipeline, so both pay one round trip per batch.
+  size_t batch = 16;
 };
 
 // What a run printed besides numbers: the path measured, payload geometry,
@@ -80,6 +84,7 @@ struct ServiceWorkerOptions {
   uint64_t block_bytes = 0;
   uint64_t blocks = 0;    // how many distinct blocks this worker puts and gets
   uint64_t key_base = 0;  // keys are key_base + [0, blocks)
+  size_t batch = 1;       // blocks per call (kvstash batch; Redis pipeline)
 };
 
 // Speaks the phase protocol on stdin/stdout (service_bench.cc): connects,

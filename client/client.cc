@@ -15,42 +15,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/client_impl.h"
 #include "client/wire.h"
 #include "common/mutex.h"
 #include "proto/node.capnp.h"
 #include "proto/status_wire.h"
 
 namespace kvstash {
-
-// The I/O thread: owns the kj event loop, the connection and the Node
-// capability. Other threads reach it only through `executor`.
-struct Client::Impl {
-  std::string address;
-  Notification ready;
-  absl::Status connect_status;
-  const kj::Executor* executor = nullptr;
-  kj::Own<kj::PromiseFulfiller<void>> stop;  // touched on the I/O thread only
-  std::optional<proto::Node::Client> node;   // likewise
-  std::atomic<bool> alive{false};            // the I/O loop is running
-  bool unix_socket = false;                  // fds travel: zero-copy is possible
-  // The shared host arena, mapped read-only on first use (I/O thread only).
-  const uint8_t* arena_base = nullptr;
-  uint64_t arena_bytes = 0;
-  // Leases of live BlockViews, by id (I/O thread only).
-  std::map<uint64_t, proto::Lease::Client> leases;
-  uint64_t next_lease = 0;
-  kj::Own<kj::Thread> thread;
-
-  void Run();
-  kj::Promise<void> Serve(kj::AsyncIoContext& io);
-  // Maps the node's arena once (I/O thread).
-  kj::Promise<void> EnsureArena();
-  void Unmap();
-
-  // Runs `call(node)` on the I/O thread and waits for its result.
-  template <typename T, typename Call>
-  absl::StatusOr<T> Invoke(Call&& call);
-};
 
 void Client::Impl::Run() {
   try {
@@ -67,6 +38,7 @@ void Client::Impl::Run() {
     }
     alive = false;
     leases.clear();
+    windows.clear();
     node.reset();
     // `executor` dies with this loop, so the loop runs until ~Client stops it,
     // even after the connection dropped: calls made meanwhile (and the
@@ -80,6 +52,7 @@ void Client::Impl::Run() {
     }
   }
   leases.clear();
+  windows.clear();
   node.reset();
 }
 
@@ -111,6 +84,9 @@ kj::Promise<void> Client::Impl::EnsureArena() {
 void Client::Impl::Unmap() {
   if (arena_base != nullptr) ::munmap(const_cast<uint8_t*>(arena_base), arena_bytes);
   arena_base = nullptr;
+  MutexLock lock(&pool_mu);
+  for (const MappedWindow& w : free_windows) ::munmap(w.base, w.bytes);
+  free_windows.clear();
 }
 
 kj::Promise<void> Client::Impl::Serve(kj::AsyncIoContext& io) {
@@ -145,23 +121,6 @@ kj::Promise<void> Client::Impl::Serve(kj::AsyncIoContext& io) {
       });
 }
 
-template <typename T, typename Call>
-absl::StatusOr<T> Client::Impl::Invoke(Call&& call) {
-  if (!connect_status.ok()) return connect_status;
-  if (!alive) return absl::UnavailableError("the connection to kvstashd is closed");
-  try {
-    return executor->executeSync([&]() -> kj::Promise<absl::StatusOr<T>> {
-      if (!node) {
-        return absl::StatusOr<T>(absl::UnavailableError("kvstashd connection is closed"));
-      }
-      return call(*node);
-    });
-  } catch (const kj::Exception& e) {
-    if (!alive) return absl::UnavailableError("the connection to kvstashd is closed");
-    return proto::StatusFromException(e);
-  }
-}
-
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const std::string& address) {
   auto impl = std::make_unique<Impl>();
   impl->address = address;
@@ -187,7 +146,10 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() {
   if (impl_->executor != nullptr && impl_->alive) {
     try {
-      impl_->executor->executeSync([this] { impl_->leases.clear(); });
+      impl_->executor->executeSync([this] {
+        impl_->leases.clear();
+        impl_->windows.clear();
+      });
     } catch (const kj::Exception&) {
     }
   }
@@ -275,15 +237,6 @@ absl::StatusOr<BlockViews> Client::GetViews(std::span<const Key> keys, Format fo
     }
   };
   return BlockViews(std::move(state));
-}
-
-absl::StatusOr<size_t> Client::Put(std::span<const PutBlock> blocks) {
-  return impl_->Invoke<size_t>([blocks](proto::Node::Client& node) {
-    auto req = node.putRequest();
-    auto list = req.initBlocks(static_cast<unsigned>(blocks.size()));
-    for (size_t i = 0; i < blocks.size(); ++i) wire::PutToProto(blocks[i], list[i]);
-    return req.send().then([](auto resp) { return absl::StatusOr<size_t>(resp.getStored()); });
-  });
 }
 
 #define KVSTASH_KEYS_CALL(Method, request, getter)                                             \

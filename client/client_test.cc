@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -155,6 +157,77 @@ TEST_F(ClientTest, TcpGetsCopiesAndManyThreadsShareOneClient) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(good.load(), 8 * 20);
+}
+
+// Zero-copy puts: the engine writes into reserved shared memory and commits;
+// what is stored is exactly what an inline put of the same bytes stores.
+TEST_F(ClientTest, ReservedPutsMatchInlinePutsOverBothTransports) {
+  for (const std::string& address : {daemon_.socket(), daemon_.tcp()}) {
+    auto c = Client::Connect(address);
+    ASSERT_TRUE(c.ok()) << c.status();
+    const bool unix_socket = address == daemon_.socket();
+    const uint64_t base = unix_socket ? 7000 : 8000;
+    std::vector<PutBlock> specs(3);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      specs[i].key = Key::FromU64(base + i);
+      specs[i].format = Format::kBf16;
+      specs[i].geometry = kTiny;
+    }
+    auto buffers = (*c)->ReservePut(specs);
+    ASSERT_TRUE(buffers.ok()) << buffers.status();
+    EXPECT_EQ(buffers->zero_copy(), unix_socket);
+    ASSERT_EQ(buffers->size(), 3u);
+    std::vector<std::vector<uint8_t>> sources;
+    for (size_t i = 0; i < 3; ++i) {
+      sources.push_back(Bf16Block(static_cast<int>(base + i)));
+      ASSERT_EQ((*buffers)[i].size(), sources[i].size());
+      std::memcpy((*buffers)[i].data(), sources[i].data(), sources[i].size());
+    }
+    ASSERT_EQ(*(*c)->CommitPut(*std::move(buffers)), 3u);
+    // The same bytes, put inline (TCP) under other keys.
+    auto tcp = Client::Connect(daemon_.tcp());
+    ASSERT_TRUE(tcp.ok());
+    std::vector<Key> reserved, inlined;
+    for (size_t i = 0; i < 3; ++i) {
+      PutBlock p{
+          Key::FromU64(base + 100 + i), std::nullopt, Format::kBf16, kTiny, {}, sources[i], 0};
+      ASSERT_EQ(*(*tcp)->Put(std::span<const PutBlock>(&p, 1)), 1u);
+      reserved.push_back(Key::FromU64(base + i));
+      inlined.push_back(Key::FromU64(base + 100 + i));
+    }
+    auto a = (*c)->Get(reserved, Format::kNvfp4);
+    auto b = (*c)->Get(inlined, Format::kNvfp4);
+    ASSERT_TRUE(a.ok() && b.ok());
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_TRUE((*a)[i].has_value() && (*b)[i].has_value()) << i;
+      EXPECT_EQ((*a)[i]->payload, (*b)[i]->payload) << i;
+      EXPECT_EQ((*a)[i]->scales, (*b)[i]->scales) << i;
+    }
+  }
+}
+
+TEST_F(ClientTest, ManyThreadsPutThroughWindowsAtOnce) {
+  auto c = Client::Connect(daemon_.socket());
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::vector<std::thread> threads;
+  std::atomic<int> stored{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        std::vector<uint8_t> b = Bf16Block(t * 100 + i);
+        PutBlock p{Key::FromU64(20000 + t * 100 + i), std::nullopt, Format::kBf16, kTiny, {}, b, 0};
+        auto r = (*c)->Put(std::span<const PutBlock>(&p, 1));
+        if (r.ok()) stored += static_cast<int>(*r);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(stored.load(), 80);
+  std::vector<Key> keys;
+  for (int t = 0; t < 8; ++t) keys.push_back(Key::FromU64(20000 + t * 100 + 9));
+  auto views = (*c)->GetViews(keys, Format::kNvfp4);
+  ASSERT_TRUE(views.ok());
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_NE((*views)[i].tier, Tier::kNone) << i;
 }
 
 TEST_F(ClientTest, BadRequestsAreStatusesNotCrashes) {

@@ -65,6 +65,7 @@ struct PutBlock {
   scales @4 :List(Float32); # nvfp4 g_dec / fp8 s per (layer, plane); empty = dynamic
   payload @5 :Data;
   priority @6 :UInt8;
+  windowOffset @7 :UInt64;  # PutWindow.commit only: where the payload starts in the window
 }
 
 struct TierStats {
@@ -96,6 +97,20 @@ interface Arena {
   size @0 () -> (bytes :UInt64);
 }
 
+interface PutWindow {
+  # Zero-copy puts: shared memory private to one client. The capability
+  # carries a memfd (like Arena) that the client maps read-write, MAP_SHARED,
+  # `bytes` long. The client writes each block's payload into the window, then
+  # commit() names the blocks by offset; the node reads (and converts) them
+  # from there into its tiers, so the payload never crosses the socket.
+  # The window is freed when the capability is dropped.
+  size @0 () -> (bytes :UInt64);
+  commit @1 (blocks :List(PutBlock)) -> (stored :UInt32);
+  # Like Node.put, except that each block's payload is the window's bytes
+  # [windowOffset, windowOffset + payload size of its format and geometry);
+  # `payload` must be empty. Do not write a range while its commit runs.
+}
+
 interface Node {
   lookup @0 (keys :List(BlockKey)) -> (matched :UInt32, tiers :List(Tier));
   # Longest prefix of `keys` held in any tier, and the tier of each of those.
@@ -115,4 +130,7 @@ interface Node {
   erase @5 (keys :List(BlockKey)) -> (erased :UInt32);
   stats @6 () -> (tiers :List(TierStats));
   arena @7 () -> (arena :Arena);
+  putWindow @8 (bytes :UInt64) -> (window :PutWindow);
+  # A new put window of `bytes` (Unix socket only: the fd must travel).
+  # Bounded per window and in total across clients (the error names the limit).
 }

@@ -25,8 +25,37 @@ struct PendingPut {
   std::vector<float> scales;
 };
 
+// The payload of blocks[i]: inline, or `want` bytes of the put window.
+absl::StatusOr<absl::string_view> PayloadOf(proto::PutBlock::Reader b, size_t i, uint64_t want,
+                                            absl::Span<const char> window) {
+  const capnp::Data::Reader inline_bytes = b.getPayload();
+  if (window.empty()) {
+    if (inline_bytes.size() != want) {
+      return absl::InvalidArgumentError(absl::StrCat("blocks[", i, "].payload has ",
+                                                     inline_bytes.size(), " bytes; ", want,
+                                                     " needed for this format and geometry"));
+    }
+    return absl::string_view(reinterpret_cast<const char*>(inline_bytes.begin()),
+                             inline_bytes.size());
+  }
+  if (inline_bytes.size() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("blocks[", i, "].payload must be empty in a window commit (it has ",
+                     inline_bytes.size(), " bytes)"));
+  }
+  const uint64_t offset = b.getWindowOffset();
+  if (offset > window.size() || want > window.size() - offset) {
+    return absl::InvalidArgumentError(absl::StrCat("blocks[", i, "].windowOffset ", offset, " + ",
+                                                   want, " bytes runs past the end of the ",
+                                                   window.size(), "-byte put window"));
+  }
+  return absl::string_view(window.data() + offset, want);
+}
+
+// `window`: the put window the payload lives in (PutWindow.commit), or
+// empty for an inline payload (Node.put).
 absl::Status ValidatePut(proto::PutBlock::Reader b, size_t i, const NodeLimits& limits,
-                         PendingPut* out) {
+                         absl::Span<const char> window, PendingPut* out) {
   absl::StatusOr<tiers::BlockKey> key = KeyFromProto(b.getKey(), i);
   if (!key.ok()) return key.status();
   tiers::PutRequest& r = out->request;
@@ -50,14 +79,14 @@ absl::Status ValidatePut(proto::PutBlock::Reader b, size_t i, const NodeLimits& 
     return absl::InvalidArgumentError(
         absl::StrCat("blocks[", i, "].geometry: ", want.status().message()));
   }
-  const capnp::Data::Reader payload = b.getPayload();
-  if (*want > limits.max_block_bytes || payload.size() != *want) {
+  if (*want > limits.max_block_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("blocks[", i, "].payload has ", payload.size(), " bytes; ",
-                     kernels::FormatName(r.format), " at this geometry needs ", *want,
-                     *want > limits.max_block_bytes ? " (over the block size limit)" : ""));
+        absl::StrCat("blocks[", i, "].geometry: ", kernels::FormatName(r.format), " needs ", *want,
+                     " bytes, over the block size limit of ", limits.max_block_bytes));
   }
-  r.payload = absl::string_view(reinterpret_cast<const char*>(payload.begin()), payload.size());
+  absl::StatusOr<absl::string_view> payload = PayloadOf(b, i, *want, window);
+  if (!payload.ok()) return payload.status();
+  r.payload = *payload;
   for (float s : b.getScales()) out->scales.push_back(s);
   const size_t need = tiers::ScaleCount(r.format, r.geometry);
   if (!out->scales.empty() && out->scales.size() != need) {
@@ -87,7 +116,7 @@ class LeaseImpl final : public proto::Lease::Server {
 class ArenaImpl final : public proto::Arena::Server {
  public:
   explicit ArenaImpl(const tiers::HostTier* host) : host_(host) {}
-  kj::Maybe<int> getFd() override { return host_->fd(); }
+  kj::Maybe<int> getFd() override { return host_->reader_fd(); }
 
  protected:
   kj::Promise<void> size(SizeContext context) override {
@@ -180,15 +209,15 @@ kj::Promise<void> NodeService::get(GetContext context) {
   return kj::READY_NOW;
 }
 
-kj::Promise<void> NodeService::put(PutContext context) {
-  auto blocks = context.getParams().getBlocks();
+uint32_t NodeService::StoreBatch(capnp::List<proto::PutBlock>::Reader blocks,
+                                 absl::Span<const char> window) {
   if (blocks.size() > limits_.max_batch_blocks) {
     proto::ThrowStatus(absl::InvalidArgumentError(absl::StrCat(
         "blocks has ", blocks.size(), " entries; the limit is ", limits_.max_batch_blocks)));
   }
   std::vector<PendingPut> pending(blocks.size());
   for (size_t i = 0; i < blocks.size(); ++i) {
-    if (absl::Status s = ValidatePut(blocks[i], i, limits_, &pending[i]); !s.ok())
+    if (absl::Status s = ValidatePut(blocks[i], i, limits_, window, &pending[i]); !s.ok())
       proto::ThrowStatus(s);
   }
   uint32_t stored = 0;
@@ -197,7 +226,62 @@ kj::Promise<void> NodeService::put(PutContext context) {
     if (absl::Status s = manager_->Put(p.request); !s.ok()) proto::ThrowStatus(s);
     ++stored;
   }
-  context.getResults().setStored(stored);
+  return stored;
+}
+
+kj::Promise<void> NodeService::put(PutContext context) {
+  context.getResults().setStored(StoreBatch(context.getParams().getBlocks(), {}));
+  return kj::READY_NOW;
+}
+
+// One client's put window: a private memfd mapped here read-write. Keeps the
+// service alive through `node` and returns its bytes to the budget when the
+// client drops the capability.
+class NodeService::PutWindowImpl final : public proto::PutWindow::Server {
+ public:
+  PutWindowImpl(NodeService* service, proto::Node::Client node,
+                std::unique_ptr<tiers::ShmArena> shm)
+      : service_(service), node_(kj::mv(node)), shm_(std::move(shm)) {}
+  ~PutWindowImpl() { service_->window_bytes_ -= shm_->size(); }
+  kj::Maybe<int> getFd() override { return shm_->fd(); }
+
+ protected:
+  kj::Promise<void> size(SizeContext context) override {
+    context.getResults().setBytes(shm_->size());
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> commit(CommitContext context) override {
+    const absl::Span<const char> window(shm_->base(), shm_->size());
+    context.getResults().setStored(service_->StoreBatch(context.getParams().getBlocks(), window));
+    return kj::READY_NOW;
+  }
+
+ private:
+  NodeService* const service_;
+  proto::Node::Client node_;
+  const std::unique_ptr<tiers::ShmArena> shm_;
+};
+
+kj::Promise<void> NodeService::putWindow(PutWindowContext context) {
+  const uint64_t bytes = context.getParams().getBytes();
+  if (bytes == 0 || bytes > limits_.max_window_bytes) {
+    proto::ThrowStatus(absl::InvalidArgumentError(absl::StrCat(
+        "bytes is ", bytes, "; a put window holds 1 to ", limits_.max_window_bytes, " bytes")));
+  }
+  // Reserve first, so that concurrent requests cannot overshoot the budget.
+  if (window_bytes_.fetch_add(bytes) + bytes > limits_.max_window_bytes_total) {
+    window_bytes_ -= bytes;
+    proto::ThrowStatus(absl::ResourceExhaustedError(
+        absl::StrCat("put windows would take more than the node's limit of ",
+                     limits_.max_window_bytes_total, " bytes in all; drop unused windows")));
+  }
+  absl::StatusOr<std::unique_ptr<tiers::ShmArena>> shm =
+      tiers::ShmArena::Create("kvstash-put-window", bytes, /*prefault=*/false);
+  if (!shm.ok()) {
+    window_bytes_ -= bytes;
+    proto::ThrowStatus(shm.status());
+  }
+  context.getResults().setWindow(kj::heap<PutWindowImpl>(this, thisCap(), *std::move(shm)));
   return kj::READY_NOW;
 }
 

@@ -12,6 +12,11 @@
 // evicted) until the returned Lease is released or dropped. Other blocks are
 // copied inline. Zero-copy reads do not refresh the block's LRU position.
 //
+// Zero-copy puts (putWindow, over a Unix socket): the client maps a private
+// memfd read-write, writes payloads there, and commits them by offset; the
+// node reads them from the window into its tiers. Windows are bounded each
+// and in total; a dropped connection frees its windows.
+//
 // Threading model: all methods run on the RPC thread's kj event loop. Tier
 // I/O runs inline on that loop for now (tiers never hold locks across I/O,
 // and host-tier work is a memcpy); a blocking disk read delays other
@@ -19,11 +24,14 @@
 #ifndef KVSTASH_SERVICE_NODE_SERVICE_H_
 #define KVSTASH_SERVICE_NODE_SERVICE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/types/span.h"
 #include "proto/node.capnp.h"
 #include "tiers/host_tier.h"
+#include "tiers/shm_arena.h"
 #include "tiers/tier_manager.h"
 
 namespace kvstash::service {
@@ -31,6 +39,8 @@ namespace kvstash::service {
 struct NodeLimits {
   size_t max_batch_blocks = 4096;
   uint64_t max_block_bytes = uint64_t{256} << 20;
+  uint64_t max_window_bytes = uint64_t{1} << 30;        // one put window
+  uint64_t max_window_bytes_total = uint64_t{8} << 30;  // all clients' windows
 };
 
 class NodeService final : public proto::Node::Server {
@@ -47,6 +57,7 @@ class NodeService final : public proto::Node::Server {
   kj::Promise<void> erase(EraseContext context) override;
   kj::Promise<void> stats(StatsContext context) override;
   kj::Promise<void> arena(ArenaContext context) override;
+  kj::Promise<void> putWindow(PutWindowContext context) override;
 
  private:
   // Zero-copy: the stored block, pinned in the host arena, when it is there
@@ -54,9 +65,17 @@ class NodeService final : public proto::Node::Server {
   std::optional<tiers::HostTier::MappedBlock> MapFromHost(const tiers::BlockKey& key,
                                                           kernels::Format format);
 
+  class PutWindowImpl;
+
+  // Validates the whole batch, then stores it (Node.put, PutWindow.commit).
+  // `window`: where payloads live, empty for inline payloads. Throws the
+  // status of the first bad block or failed put.
+  uint32_t StoreBatch(capnp::List<proto::PutBlock>::Reader blocks, absl::Span<const char> window);
+
   tiers::TierManager* const manager_;
   tiers::HostTier* const host_;  // nullptr without a host tier
   const NodeLimits limits_;
+  std::atomic<uint64_t> window_bytes_{0};  // held by live put windows
 };
 
 }  // namespace kvstash::service

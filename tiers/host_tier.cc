@@ -138,7 +138,7 @@ absl::StatusOr<HostTier::MappedBlock> HostTier::Pin(const BlockKey& key, bool ve
     }
   }
   MappedBlock out{BlockRef(Bytes(*slot), std::make_unique<SlotLease>(this, slot)),
-                  Location{arena_->fd(), slot->offset, slot->bytes}};
+                  Location{arena_->read_only_fd(), slot->offset, slot->bytes}};
   if (pinned != nullptr) *pinned = slot;
   if (!verify) return out;
   if (absl::StatusOr<ParsedBlock> p = ParseBlock(out.ref.bytes()); !p.ok()) {

@@ -95,7 +95,10 @@ class HostTier final : public Tier {
   // ResourceExhausted when no slot of that class is free.
   absl::StatusOr<Reservation> Reserve(const BlockKey& key, uint64_t bytes);
   absl::StatusOr<MappedBlock> Map(const BlockKey& key);
+  // Read-write (this process and tests); size sealed.
   int fd() const { return arena_->fd(); }
+  // What other processes get: the arena through a read-only file description.
+  int reader_fd() const { return arena_->read_only_fd(); }
   uint64_t arena_bytes() const { return arena_->size(); }
 
   // Tier.

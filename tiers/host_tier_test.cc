@@ -134,6 +134,18 @@ TEST(HostTier, APinnedSlotIsNotReusedUntilReleased) {
   EXPECT_TRUE(tier->Put(MakeBlock(Key(9))).ok());
 }
 
+// Readers in other processes must not be able to write or resize the arena:
+// a shrunk memfd would make the node's own reads fault.
+TEST(HostTier, TheReaderFdCannotWriteOrResizeTheArena) {
+  auto tier = NewTier(64 << 10);
+  EXPECT_EQ(mmap(nullptr, tier->arena_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED,
+                 tier->reader_fd(), 0),
+            MAP_FAILED);
+  EXPECT_NE(ftruncate(tier->reader_fd(), 0), 0);
+  EXPECT_NE(ftruncate(tier->fd(), 4096), 0);  // sealed even through the writable fd
+  EXPECT_NE(ftruncate(tier->fd(), int64_t{1} << 30), 0);
+}
+
 TEST(HostTier, AnotherProcessMapsTheBlockThroughTheFd) {
   auto tier = NewTier(64 << 10);
   const std::string block = MakeBlock(Key(1), 5);
@@ -141,7 +153,7 @@ TEST(HostTier, AnotherProcessMapsTheBlockThroughTheFd) {
   absl::StatusOr<HostTier::MappedBlock> m = tier->Map(Key(1));
   ASSERT_TRUE(m.ok());
   const HostTier::Location loc = m->location;
-  EXPECT_EQ(loc.fd, tier->fd());
+  EXPECT_EQ(loc.fd, tier->reader_fd());
   EXPECT_EQ(loc.length, block.size());
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);

@@ -27,14 +27,20 @@ class ShmArena {
   ShmArena(const ShmArena&) = delete;
   ShmArena& operator=(const ShmArena&) = delete;
 
+  // Read-write; its size is sealed (nobody can shrink or grow it).
   int fd() const { return fd_; }
+  // The same memory through a read-only open file description: what readers
+  // in other processes get, so that they cannot map it writable.
+  int read_only_fd() const { return read_only_fd_; }
   uint64_t size() const { return size_; }
   char* base() const { return base_; }
 
  private:
-  ShmArena(int fd, char* base, uint64_t size) : fd_(fd), base_(base), size_(size) {}
+  ShmArena(int fd, int read_only_fd, char* base, uint64_t size)
+      : fd_(fd), read_only_fd_(read_only_fd), base_(base), size_(size) {}
 
   const int fd_;
+  const int read_only_fd_;
   char* const base_;
   const uint64_t size_;
 };

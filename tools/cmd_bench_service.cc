@@ -70,6 +70,11 @@ absl::StatusOr<bench::ServiceBenchOptions> ParseOptions(const FlagSet& flags) {
     return absl::InvalidArgumentError("flag --repeats: must be in [1, 100]");
   }
   o.repeats = static_cast<int>(*repeats);
+  absl::StatusOr<uint64_t> batch = flags.GetU64("batch");
+  if (!batch.ok()) return batch.status();
+  if (*batch < 1 || *batch > 4096)
+    return absl::InvalidArgumentError("flag --batch: must be in [1, 4096]");
+  o.batch = *batch;
   return o;
 }
 
@@ -95,6 +100,12 @@ int RunWorker(const FlagSet& flags) {
   w.block_bytes = *block;
   w.blocks = *blocks;
   w.key_base = *base;
+  absl::StatusOr<uint64_t> batch = flags.GetU64("batch");
+  if (!batch.ok() || *batch < 1) {
+    std::cerr << "error: flag --batch: must be a positive integer\n";
+    return 2;
+  }
+  w.batch = *batch;
   return bench::RunServiceWorker(w);
 }
 
@@ -118,6 +129,10 @@ int RunBenchService(const Args& args) {
   flags.String("sizes", "block payload sizes in bytes, comma-separated", "1048576,65536");
   flags.String("procs", "client process counts, comma-separated", "1,8");
   flags.String("repeats", "rounds of every case (best kept)", "3");
+  flags.String("batch",
+               "blocks per call: one kvstash batched call, one Redis pipeline (an engine fetches a "
+               "prefix at once)",
+               "16");
   flags.Bool("worker", "(internal) run as one of the bench's client processes");
   flags.String("target", "(internal, --worker) kvstash or redis", "kvstash");
   flags.String("address", "(internal, --worker) server address", "");

@@ -113,6 +113,27 @@ class BlockViews {
   std::unique_ptr<State> state_;
 };
 
+// Writable memory for one batch of puts (Client::ReservePut): one region per
+// block, sized for its format and geometry. Over a Unix socket the regions
+// live in a put window shared with the node, so CommitPut moves no payload
+// bytes through the socket; otherwise they are private and CommitPut sends
+// them inline. REQUIRES: destroyed before the Client that made it.
+class PutBuffers {
+ public:
+  PutBuffers(PutBuffers&&) noexcept;
+  PutBuffers& operator=(PutBuffers&&) noexcept;
+  ~PutBuffers();
+  size_t size() const;
+  std::span<uint8_t> operator[](size_t i) const;
+  bool zero_copy() const;  // the regions are shared with the node
+
+ private:
+  friend class Client;
+  struct State;
+  explicit PutBuffers(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
 struct TierStats {
   std::string name;
   uint64_t capacity_bytes = 0, used_bytes = 0, blocks = 0;
@@ -136,8 +157,15 @@ class Client {
   // Like Get, without copies where possible: over a Unix socket, blocks held
   // in the host tier in `format` are read in place from shared memory.
   absl::StatusOr<BlockViews> GetViews(std::span<const Key> keys, Format format);
-  // Stores every block or none (the batch is validated first). Returns the count.
+  // Stores every block or none (the batch is validated first). Returns the
+  // count. Over a Unix socket the payloads go through a put window (one copy
+  // into shared memory, none through the socket).
   absl::StatusOr<size_t> Put(std::span<const PutBlock> blocks);
+  // Zero-copy puts: reserves a region for each block (sized from its format
+  // and geometry; `payload` is ignored) for the caller to write in place,
+  // e.g. straight from a KV-cache copy-out, then CommitPut stores them all.
+  absl::StatusOr<PutBuffers> ReservePut(std::span<const PutBlock> blocks);
+  absl::StatusOr<size_t> CommitPut(PutBuffers buffers);
   absl::StatusOr<size_t> Pin(std::span<const Key> keys);
   absl::StatusOr<size_t> Unpin(std::span<const Key> keys);
   absl::StatusOr<size_t> Erase(std::span<const Key> keys);
