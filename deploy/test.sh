@@ -42,7 +42,7 @@ run_preset() {  # preset [ctest args...]
 run_preset default
 if [ "${KVSTASH_SKIP_SANITIZERS:-0}" != "1" ]; then
   run_preset asan -LE 'gpu|slow'
-  run_preset tsan -L 'tiers|common'
+  run_preset tsan -L 'tiers|common|concurrency'
 fi
 
 echo "kvstash test suite: $(( $(date +%s) - start ))s"

@@ -126,17 +126,37 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& opti
   }
   absl::StatusOr<ModelProfile> profile = LoadProfile(options.profile);
   if (!profile.ok()) return profile.status();
-  absl::StatusOr<std::unique_ptr<tiers::TierManager>> manager =
-      BuildTierManager(options, *profile, Env::Default());
+  router::RouterServiceOptions ro;
+  ro.node_id = options.node_id;
+  ro.engine_events = options.engine_events;
+  ro.silent_s = options.router_silent_s;
+  ro.max_blocks = options.router_max_blocks;
+  ro.approximate_ttl_s = options.router_approximate_ttl_s;
+  // The tiers BuildTierManager builds, fastest first.
+  if (options.device_bytes > 0) ro.tier_media.push_back(router::Medium::kDevice);
+  if (options.host_bytes > 0) ro.tier_media.push_back(router::Medium::kHost);
+  if (options.disk_bytes > 0) ro.tier_media.push_back(router::Medium::kDisk);
+  absl::StatusOr<std::unique_ptr<router::RouterService>> router =
+      router::RouterService::Create(std::move(ro));
+  if (!router.ok()) return router.status();
+  router::RouterService* r = router->get();
+  absl::StatusOr<std::unique_ptr<tiers::TierManager>> manager = BuildTierManager(
+      options, *profile, Env::Default(), [r](const tiers::CopyChange& c) { r->OnCopyChange(c); });
   if (!manager.ok()) return manager.status();
-  return std::unique_ptr<Daemon>(new Daemon(options, *std::move(profile), *std::move(manager)));
+  return std::unique_ptr<Daemon>(
+      new Daemon(options, *std::move(profile), *std::move(router), *std::move(manager)));
 }
 
 Daemon::Daemon(const DaemonOptions& options, ModelProfile profile,
+               std::unique_ptr<router::RouterService> router,
                std::unique_ptr<tiers::TierManager> manager)
-    : options_(options), profile_(std::move(profile)), manager_(std::move(manager)) {
+    : options_(options),
+      profile_(std::move(profile)),
+      router_(std::move(router)),
+      manager_(std::move(manager)) {
   tier_metrics_ =
       metrics_.AddCollector([this](MetricWriter& w) { WriteTierMetrics(manager_->Stats(), w); });
+  router_metrics_ = metrics_.AddCollector([this](MetricWriter& w) { router_->Collect(w); });
 }
 
 Daemon::~Daemon() = default;
@@ -171,6 +191,7 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
     AdminHttpServer admin(io.provider->getTimer(), &metrics_);
     admin.SetReadinessCheck([] { return absl::OkStatus(); });
     admin.SetStatsSource([this]() -> absl::StatusOr<std::string> { return StatsJson(); });
+    router_->AddRoutes(admin);
     absl::StatusOr<kj::Own<kj::NetworkAddress>> http_addr =
         ResolveAddress(net, options_.http_address, io.waitScope);
     if (!http_addr.ok())

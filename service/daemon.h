@@ -1,6 +1,7 @@
 // Daemon: one kvstashd process. Owns the tier stack (TierManager), serves the
 // node API (proto/node.capnp) over a Unix socket and TCP, and the admin HTTP
-// endpoints (/metrics, /healthz, /readyz, /v1/stats).
+// endpoints (/metrics, /healthz, /readyz, /v1/stats), and runs the router
+// (service/router: engine KV events, POST /v1/placement, GET /v1/workers).
 //
 // Threading model: one kj event loop on the thread that calls Run(); every
 // RPC and HTTP request is handled on it. SIGTERM or SIGINT drains: the
@@ -18,6 +19,7 @@
 #include "service/metrics.h"
 #include "service/options.h"
 #include "service/profile.h"
+#include "service/router/router_service.h"
 #include "tiers/tier_manager.h"
 
 namespace kvstash::service {
@@ -47,14 +49,18 @@ class Daemon {
 
  private:
   Daemon(const DaemonOptions& options, ModelProfile profile,
+         std::unique_ptr<router::RouterService> router,
          std::unique_ptr<tiers::TierManager> manager);
   std::string StatsJson() const;
 
   const DaemonOptions options_;
   const ModelProfile profile_;
+  // Before the manager: the manager reports its tier changes to the router.
+  std::unique_ptr<router::RouterService> router_;
   std::unique_ptr<tiers::TierManager> manager_;
   MetricsRegistry metrics_;
   CollectorHandle tier_metrics_;
+  CollectorHandle router_metrics_;
 };
 
 // `kvstashd [flags]` and `kvstash serve [flags]`: parse, run, report.

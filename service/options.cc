@@ -8,9 +8,13 @@
 #include <map>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/check.h"
 #include "service/config.h"
 
@@ -29,6 +33,7 @@ struct OptionSpec {
   std::string (*default_text)(const OptionsEnvironment& env);  // "" = derived after parsing
   absl::Status (*set)(absl::string_view text, DaemonOptions& o);
   std::string (*get)(const DaemonOptions& o);
+  bool repeatable = false;  // a list: each use appends (comma-separated in a file)
 };
 
 std::string ConfigKey(absl::string_view flag) { return absl::StrReplaceAll(flag, {{"-", "_"}}); }
@@ -70,6 +75,39 @@ absl::Status SetGib(absl::string_view text, uint64_t& out) {
   }
   out = static_cast<uint64_t>(std::llround(*gib * kGib));
   return absl::OkStatus();
+}
+
+// "WORKER=ENDPOINT[;replay=ENDPOINT]", comma-separated; appends each.
+absl::Status AddEngineEvents(absl::string_view text, std::vector<std::string>& out) {
+  for (absl::string_view one : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    one = absl::StripAsciiWhitespace(one);
+    const size_t eq = one.find('=');
+    if (eq == 0 || eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", one, "' is not WORKER=ENDPOINT (e.g. w1=tcp://10.0.0.5:5557)"));
+    }
+    const absl::string_view endpoint = one.substr(eq + 1);
+    if (!absl::StartsWith(endpoint, "tcp://") && !absl::StartsWith(endpoint, "ipc://") &&
+        !absl::StartsWith(endpoint, "inproc://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", one, "': the endpoint must start with tcp://, ipc:// or inproc://"));
+    }
+    out.emplace_back(one);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetSeconds(absl::string_view text, double& out) {
+  absl::StatusOr<double> v = ParseNonNegative(text);
+  if (!v.ok()) return v.status();
+  out = *v;
+  return absl::OkStatus();
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "kvstash-node";
+  return buf;
 }
 
 std::string FormatDouble(double v) {
@@ -196,6 +234,36 @@ constexpr OptionSpec kOptions[] = {
        return SetU32InRange(t, kMaxBatchBlocks, o.max_batch_blocks);
      },
      [](const DaemonOptions& o) { return absl::StrCat(o.max_batch_blocks); }},
+    {"engine-events", "WORKER=ENDPOINT",
+     "subscribe to an engine's KV events (vLLM ZMQ PUB; add ;replay=ENDPOINT for its replay "
+     "socket); repeatable, comma-separated in a config file",
+     [](const OptionsEnvironment&) { return std::string(); },
+     [](absl::string_view t, DaemonOptions& o) { return AddEngineEvents(t, o.engine_events); },
+     [](const DaemonOptions& o) { return absl::StrJoin(o.engine_events, ","); },
+     /*repeatable=*/true},
+    {"node-id", "NAME", "this node's name in KV events and placement answers (default: hostname)",
+     [](const OptionsEnvironment&) { return HostName(); },
+     [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.node_id); },
+     [](const DaemonOptions& o) { return o.node_id; }},
+    {"router-silent-s", "SECONDS",
+     "forget an engine worker's blocks after this long without events (0: never)",
+     [](const OptionsEnvironment&) { return std::string("600"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetSeconds(t, o.router_silent_s); },
+     [](const DaemonOptions& o) { return FormatDouble(o.router_silent_s); }},
+    {"router-max-blocks", "N", "most blocks the router's prefix index holds (oldest go first)",
+     [](const OptionsEnvironment&) { return std::string("16777216"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       return SetInRange(ParseUint(t), t, 1, uint64_t{1} << 40, o.router_max_blocks);
+     },
+     [](const DaemonOptions& o) { return absl::StrCat(o.router_max_blocks); }},
+    {"router-approximate-ttl-s", "SECONDS",
+     "approximate mode for engines without events: remember each placement answer this long "
+     "(0: off)",
+     [](const OptionsEnvironment&) { return std::string("0"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       return SetSeconds(t, o.router_approximate_ttl_s);
+     },
+     [](const DaemonOptions& o) { return FormatDouble(o.router_approximate_ttl_s); }},
     {"max-connections", "N", "most concurrent RPC connections",
      [](const OptionsEnvironment&) { return std::string("256"); },
      [](absl::string_view t, DaemonOptions& o) {
@@ -252,8 +320,11 @@ absl::StatusOr<FlagValues> ReadFlags(const std::vector<std::string>& args, bool&
     } else {
       return absl::InvalidArgumentError(absl::StrCat(where, "missing value"));
     }
-    if (!values.emplace(spec, std::move(value)).second) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "given more than once"));
+    if (auto [it, added] = values.emplace(spec, value); !added) {
+      if (!spec->repeatable) {
+        return absl::InvalidArgumentError(absl::StrCat(where, "given more than once"));
+      }
+      absl::StrAppend(&it->second, ",", value);
     }
   }
   return values;
@@ -321,6 +392,8 @@ absl::StatusOr<DaemonOptions> ParseDaemonOptions(const std::vector<std::string>&
     if (!s.ok()) return s;
   }
   for (const auto& [spec, value] : *flags) {
+    // A list given by flags replaces the config file's (engine-events is the only list).
+    if (spec->repeatable) o.engine_events.clear();
     absl::Status s = spec->set(value, o);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("--", spec->flag, ": ", s.message()));
   }

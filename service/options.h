@@ -50,8 +50,15 @@ struct DaemonOptions {
   uint64_t max_message_bytes = 0;  // largest RPC message accepted
   uint32_t max_batch_blocks = 0;   // most blocks in one batched request
   uint32_t max_connections = 0;    // most concurrent RPC connections
-  std::string config_file;         // the --config file; "" when none
-  bool help = false;               // --help was given: print DaemonOptionsHelp() and exit
+  // Router (service/router): engines whose KV events to ingest, each
+  // "WORKER=ENDPOINT" or "WORKER=ENDPOINT;replay=ENDPOINT" (ZMQ, INTEROP.md).
+  std::vector<std::string> engine_events;
+  std::string node_id;                  // --node-id: this node's name in events and placement
+  double router_silent_s = 0;           // drop a worker's entries after this long without events
+  uint64_t router_max_blocks = 0;       // most blocks the prefix index holds
+  double router_approximate_ttl_s = 0;  // >0: remember own placements this long
+  std::string config_file;              // the --config file; "" when none
+  bool help = false;                    // --help was given: print DaemonOptionsHelp() and exit
 };
 
 // The parts of the process environment that defaults depend on, injectable

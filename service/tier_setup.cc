@@ -35,9 +35,9 @@ std::vector<uint64_t> SlotSizes(const ModelProfile& profile) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(const DaemonOptions& o,
-                                                                     const ModelProfile& profile,
-                                                                     const Env& env) {
+absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(
+    const DaemonOptions& o, const ModelProfile& profile, const Env& env,
+    tiers::CopyObserver on_copy_change) {
   std::vector<tiers::TierConfig> stack;
   const std::vector<uint64_t> slots = SlotSizes(profile);
   if (o.device_bytes > 0) {
@@ -84,6 +84,7 @@ absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(const Daemo
   }
   tiers::TierManagerOptions mo;
   mo.storage_format = o.storage_format;
+  mo.on_copy_change = std::move(on_copy_change);
   return tiers::TierManager::Create(mo, std::move(stack), env);
 }
 

@@ -17,9 +17,11 @@ namespace kvstash::service {
 
 // Fails with a clear reason when a requested tier cannot be built (e.g.
 // --device-gib on a machine without a GPU) or when every tier is disabled.
-absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(const DaemonOptions& options,
-                                                                     const ModelProfile& profile,
-                                                                     const Env& env);
+// `on_copy_change` (may be empty) hears of every copy entering or leaving a
+// tier, those found at start included (TierManagerOptions).
+absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(
+    const DaemonOptions& options, const ModelProfile& profile, const Env& env,
+    tiers::CopyObserver on_copy_change = nullptr);
 
 }  // namespace kvstash::service
 

@@ -5,7 +5,10 @@
 
 namespace kvstash::tiers {
 
-BlockIndex::BlockIndex(int tiers) : orders_(tiers) { KVSTASH_CHECK(tiers <= kMaxTiers); }
+BlockIndex::BlockIndex(int tiers, CopyObserver observer)
+    : observer_(std::move(observer)), orders_(tiers) {
+  KVSTASH_CHECK(tiers <= kMaxTiers);
+}
 
 IndexEntry* BlockIndex::Find(const BlockKey& key) {
   auto it = entries_.find(key);
@@ -85,6 +88,7 @@ void BlockIndex::AddCopy(const BlockKey& key, int tier, int64_t now) {
   if (n > 0) orders_[tier].SetInterior(key, true);
   AdjustParent(*e, tier, +1);
   Refresh(key, *e, tier);
+  if (observer_) observer_(CopyChange{key, e->parent, tier, /*stored=*/true});
 }
 
 void BlockIndex::RemoveCopy(const BlockKey& key, int tier) {
@@ -94,6 +98,7 @@ void BlockIndex::RemoveCopy(const BlockKey& key, int tier) {
   e->present &= ~(1u << tier);
   e->children_in[tier] = 0;
   orders_[tier].Remove(key);
+  if (observer_) observer_(CopyChange{key, e->parent, tier, /*stored=*/false});
 }
 
 void BlockIndex::Touch(const BlockKey& key, int tier, int64_t now) {

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -44,9 +45,19 @@ struct IndexEntry {
   int Fastest() const { return present == 0 ? -1 : __builtin_ctz(present); }
 };
 
+// A copy of a block appeared in (`stored`) or left a tier: what a node
+// publishes as KV events (proto/events.capnp).
+struct CopyChange {
+  const BlockKey& key;
+  const std::optional<BlockKey>& parent;
+  int tier;
+  bool stored;
+};
+using CopyObserver = std::function<void(const CopyChange&)>;
+
 class BlockIndex {
  public:
-  explicit BlockIndex(int tiers);
+  explicit BlockIndex(int tiers, CopyObserver observer = nullptr);
 
   // Pointers stay valid until the entry is removed.
   IndexEntry* Find(const BlockKey& key);
@@ -77,6 +88,7 @@ class BlockIndex {
   void Refresh(const BlockKey& key, const IndexEntry& e, int tier);
   void AdjustParent(const IndexEntry& e, int tier, int delta);
 
+  const CopyObserver observer_;
   absl::node_hash_map<BlockKey, IndexEntry> entries_;
   // parent -> children that have entries
   absl::flat_hash_map<BlockKey, absl::flat_hash_set<BlockKey>> children_;

@@ -35,7 +35,7 @@ TierManager::TierManager(const TierManagerOptions& options, std::vector<TierConf
     : options_(options),
       tiers_(std::move(tiers)),
       env_(env),
-      index_(static_cast<int>(tiers_.size())),
+      index_(static_cast<int>(tiers_.size()), options.on_copy_change),
       charged_(tiers_.size(), 0),
       counters_(tiers_.size()) {}
 

@@ -60,6 +60,10 @@ struct TierManagerOptions {
   WritePolicy write = WritePolicy::kSpillOnEvict;
   PromotePolicy promote = PromotePolicy::kEvict;
   uint32_t admit_after_hits = 1;  // 0 admits every block
+  // Told of every copy that lands in or leaves a tier, including the copies
+  // found at start (the node's KV events). Runs with the manager's lock
+  // held: it must be quick (queue the change) and must not call back in.
+  CopyObserver on_copy_change;
 };
 
 struct PutRequest {

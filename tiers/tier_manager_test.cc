@@ -2,6 +2,7 @@
 // admission, promotion, pins, write-through, conversion, corruption, reopen.
 #include "tiers/tier_manager.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
@@ -102,6 +103,22 @@ TierManagerOptions AdmitAll() {
   TierManagerOptions o;
   o.admit_after_hits = 0;
   return o;
+}
+
+// The node's KV events: every copy that lands in or leaves a tier, with its
+// parent, in order; spills show as removed-from-host plus stored-on-disk.
+TEST_F(TierManagerTest, CopyChangesAreReportedPerTier) {
+  std::vector<std::string> seen;
+  TierManagerOptions o = AdmitAll();
+  o.on_copy_change = [&seen](const CopyChange& c) {
+    seen.push_back(absl::StrCat(c.stored ? "+" : "-", c.tier, ":", c.key == Key(1) ? 1 : 2,
+                                c.parent ? "^" : ""));
+  };
+  Build(1, 8, o);
+  ASSERT_TRUE(Put(1).ok());
+  ASSERT_TRUE(Put(2, 1).ok());  // evicts 1 from the one host slot: it spills to disk
+  ASSERT_TRUE(m_->Erase(Key(2)).ok());
+  EXPECT_THAT(seen, ::testing::ElementsAre("+0:1", "+1:1", "-0:1", "+0:2^", "-0:2^"));
 }
 
 TEST_F(TierManagerTest, PutLandsInTheFastestTierAndGetsBackAsStored) {

@@ -21,6 +21,7 @@ int RunPin(const Args& args);
 int RunUnpin(const Args& args);
 int RunErase(const Args& args);
 int RunHash(const Args& args);
+int RunRoute(const Args& args);  // kvstash route (tools/cmd_route.cc)
 int RunDemo(const Args& args);          // kvstash demo (tools/cmd_demo.cc)          // kvstash hash
                                         // (tools/cmd_hash.cc)
 int RunBench(const Args& args);         // kvstash bench codec|tiers|service (tools/cmd_bench.cc)
