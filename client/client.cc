@@ -204,6 +204,15 @@ size_t BlockViews::size() const { return state_->views.size(); }
 const BlockView& BlockViews::operator[](size_t i) const { return state_->views[i]; }
 
 absl::StatusOr<BlockViews> Client::GetViews(std::span<const Key> keys, Format format) {
+  return Views(keys, format, /*device_ipc=*/false);
+}
+
+absl::StatusOr<BlockViews> Client::GetDeviceViews(std::span<const Key> keys, Format format) {
+  return Views(keys, format, /*device_ipc=*/true);
+}
+
+absl::StatusOr<BlockViews> Client::Views(std::span<const Key> keys, Format format,
+                                         bool device_ipc) {
   auto state = std::make_unique<BlockViews::State>();
   state->copies.reserve(keys.size());
   Impl* impl = impl_.get();
@@ -217,6 +226,7 @@ absl::StatusOr<BlockViews> Client::GetViews(std::span<const Key> keys, Format fo
       wire::KeysToProto(keys, req.initKeys(static_cast<unsigned>(keys.size())));
       req.setFormat(static_cast<proto::Format>(format));
       req.setZeroCopy(impl->arena_base != nullptr);
+      req.setDeviceIpc(device_ipc && impl->unix_socket);
       return req.send().then([=](auto resp) -> absl::StatusOr<uint64_t> {
         absl::Status s = wire::ViewsFromProto(resp.getBlocks(), impl->arena_base, impl->arena_bytes,
                                               &st->views, &st->copies);

@@ -16,49 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "client/daemon_process_testing.h"
+
 namespace kvstash {
 namespace {
-
-// Starts kvstashd with the tiny profile and reads its ready line.
-class DaemonProcess {
- public:
-  explicit DaemonProcess(const std::string& dir) {
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    const std::string cmd = std::string(KVSTASHD_BIN) + " --data-dir " + dir +
-                            " --listen 127.0.0.1:0 --http 127.0.0.1:0 --host-gib 0.01 "
-                            "--disk-gib 0 & echo $!";
-    pipe_ = ::popen(("exec 3>&1; " + cmd + " ; wait").c_str(), "r");
-    char line[512];
-    while (pipe_ != nullptr && std::fgets(line, sizeof(line), pipe_) != nullptr) {
-      const std::string l(line);
-      if (pid_ == 0) {
-        pid_ = std::stoi(l);
-        continue;
-      }
-      if (l.rfind("kvstashd ready", 0) == 0) {
-        socket_ = Field(l, "socket=");
-        tcp_ = Field(l, "tcp=");
-        break;
-      }
-    }
-  }
-  ~DaemonProcess() {
-    if (pid_ > 0) ::kill(pid_, SIGTERM);
-    if (pipe_ != nullptr) ::pclose(pipe_);
-  }
-  const std::string& socket() const { return socket_; }
-  const std::string& tcp() const { return tcp_; }
-
- private:
-  static std::string Field(const std::string& line, const std::string& name) {
-    const size_t at = line.find(name) + name.size();
-    return line.substr(at, line.find_first_of(" \n", at) - at);
-  }
-  FILE* pipe_ = nullptr;
-  int pid_ = 0;
-  std::string socket_, tcp_;
-};
 
 constexpr Geometry kTiny{2, 2, 64, 16, 2};
 constexpr size_t kTinyValues = 2 * 2 * 2 * 16 * 64;
@@ -77,7 +38,8 @@ std::vector<uint8_t> Bf16Block(int seed) {
 
 class ClientTest : public ::testing::Test {
  protected:
-  ClientTest() : daemon_(::testing::TempDir() + "/kvstash_client_test") {}
+  ClientTest()
+      : daemon_(::testing::TempDir() + "/kvstash_client_test", "--host-gib 0.01 --disk-gib 0") {}
   void PutChain(Client& c, int n) {
     for (int i = 0; i < n; ++i) {
       blocks_.push_back(Bf16Block(i));

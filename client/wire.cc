@@ -98,6 +98,32 @@ absl::Status SlotView(proto::SlotRef::Reader slot, const uint8_t* arena, uint64_
   return absl::OkStatus();
 }
 
+absl::Status DeviceView(proto::DeviceRef::Reader ref, size_t i, BlockView* v) {
+  const auto hb = ref.getHeader();
+  const absl::string_view header(reinterpret_cast<const char*>(hb.begin()), hb.size());
+  absl::StatusOr<tiers::BlockHeader> h = tiers::ParseHeader(header);
+  if (!h.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("block ", i, " in the device tier: header ", h.status().message()));
+  }
+  const size_t header_bytes = tiers::EncodedHeaderBytes(*h);
+  const auto handle = ref.getIpcHandle();
+  DeviceBlockRef d;
+  if (handle.size() != d.ipc_handle.size() || header_bytes + h->payload_bytes > ref.getLength()) {
+    return absl::DataLossError(absl::StrCat("block ", i, ": malformed device reference (",
+                                            handle.size(), "-byte IPC handle, ", ref.getLength(),
+                                            "-byte slot)"));
+  }
+  std::memcpy(d.ipc_handle.data(), handle.begin(), handle.size());
+  d.device = ref.getDevice();
+  d.offset = ref.getOffset() + header_bytes;
+  d.length = h->payload_bytes;
+  FillView(*h, absl::string_view(), v);
+  v->device = d;
+  v->zero_copy = true;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ViewsFromProto(capnp::List<proto::BlockResult>::Reader blocks, const uint8_t* arena,
@@ -110,6 +136,8 @@ absl::Status ViewsFromProto(capnp::List<proto::BlockResult>::Reader blocks, cons
     v.tier = r.isMissing() ? Tier::kNone : static_cast<Tier>(r.getTier());
     if (r.isSlot()) {
       if (absl::Status s = SlotView(r.getSlot(), arena, arena_bytes, i, &v); !s.ok()) return s;
+    } else if (r.isDevice()) {
+      if (absl::Status s = DeviceView(r.getDevice(), i, &v); !s.ok()) return s;
     } else if (r.isInline()) {
       const auto d = r.getInline();
       copies->emplace_back(reinterpret_cast<const char*>(d.begin()), d.size());

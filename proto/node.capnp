@@ -47,12 +47,26 @@ struct SlotRef {
   length @1 :UInt64;
 }
 
+struct DeviceRef {
+  # A block in the node's device tier, for an engine process on the same GPU:
+  # open `ipcHandle` (a cudaIpcMemHandle_t, 64 bytes; one per node arena, so
+  # open it once and cache the mapping) with cudaIpcOpenMemHandle on device
+  # `device`, and read [offset, offset + length): the stored serialised block,
+  # whose header (tiers/BLOCK_FORMAT.md) is also sent here as `header`.
+  ipcHandle @0 :Data;
+  device @1 :Int32;
+  offset @2 :UInt64;
+  length @3 :UInt64;
+  header @4 :Data;
+}
+
 struct BlockResult {
   key @0 :BlockKey;
   union {
     missing @1 :Void;       # not held, or failed verification (counted)
     inline @2 :Data;        # serialised block, in the requested format
     slot @3 :SlotRef;       # zero-copy: stored bytes in the shared arena
+    device @5 :DeviceRef;   # zero-copy: stored bytes in the device tier (CUDA IPC)
   }
   tier @4 :Tier;            # where it was found
 }
@@ -115,11 +129,13 @@ interface Node {
   lookup @0 (keys :List(BlockKey)) -> (matched :UInt32, tiers :List(Tier));
   # Longest prefix of `keys` held in any tier, and the tier of each of those.
 
-  get @1 (keys :List(BlockKey), format :Format, zeroCopy :Bool)
+  get @1 (keys :List(BlockKey), format :Format, zeroCopy :Bool, deviceIpc :Bool)
       -> (blocks :List(BlockResult), lease :Lease);
   # Blocks in `format` (converted when stored otherwise). With zeroCopy and a
   # stored block already in `format` in the host tier, a SlotRef instead of
   # inline bytes; the slots stay valid until `lease` is released or dropped.
+  # With deviceIpc, a stored block already in `format` in the device tier
+  # comes back as a DeviceRef, pinned by the same lease.
 
   put @2 (blocks :List(PutBlock)) -> (stored :UInt32);
   # Validates the whole batch first (nothing is stored if any block is

@@ -100,16 +100,20 @@ absl::Status ValidatePut(proto::PutBlock::Reader b, size_t i, const NodeLimits& 
 // Holds the pins of one zero-copy get until released or dropped.
 class LeaseImpl final : public proto::Lease::Server {
  public:
-  explicit LeaseImpl(std::vector<tiers::HostTier::MappedBlock> pins) : pins_(std::move(pins)) {}
+  LeaseImpl(std::vector<tiers::HostTier::MappedBlock> pins,
+            std::vector<tiers::DeviceTier::Export> device_pins)
+      : pins_(std::move(pins)), device_pins_(std::move(device_pins)) {}
 
  protected:
   kj::Promise<void> release(ReleaseContext) override {
     pins_.clear();
+    device_pins_.clear();
     return kj::READY_NOW;
   }
 
  private:
   std::vector<tiers::HostTier::MappedBlock> pins_;
+  std::vector<tiers::DeviceTier::Export> device_pins_;
 };
 
 // The host arena, handed to clients by fd.
@@ -128,17 +132,41 @@ class ArenaImpl final : public proto::Arena::Server {
   const tiers::HostTier* host_;
 };
 
-tiers::HostTier* FindHostTier(tiers::TierManager* manager) {
+template <typename T>
+T* FindTier(tiers::TierManager* manager) {
   for (int i = 0; i < manager->tier_count(); ++i) {
-    if (auto* h = dynamic_cast<tiers::HostTier*>(manager->tier(i))) return h;
+    if (auto* t = dynamic_cast<T*>(manager->tier(i))) return t;
   }
   return nullptr;
+}
+
+void DeviceRefToProto(const tiers::DeviceTier::Export& e, proto::DeviceRef::Builder out) {
+  out.setIpcHandle(capnp::Data::Reader(reinterpret_cast<const uint8_t*>(e.ipc_handle.data()),
+                                       e.ipc_handle.size()));
+  out.setDevice(e.device);
+  out.setOffset(e.offset);
+  out.setLength(e.length);
+  out.setHeader(
+      capnp::Data::Reader(reinterpret_cast<const uint8_t*>(e.header.data()), e.header.size()));
 }
 
 }  // namespace
 
 NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits)
-    : manager_(manager), host_(FindHostTier(manager)), limits_(limits) {}
+    : manager_(manager),
+      host_(FindTier<tiers::HostTier>(manager)),
+      device_(FindTier<tiers::DeviceTier>(manager)),
+      limits_(limits) {}
+
+std::optional<tiers::DeviceTier::Export> NodeService::ExportFromDevice(const tiers::BlockKey& key,
+                                                                       kernels::Format format) {
+  if (device_ == nullptr) return std::nullopt;
+  absl::StatusOr<tiers::DeviceTier::Export> e = device_->ExportBlock(key);
+  if (!e.ok()) return std::nullopt;
+  absl::StatusOr<tiers::BlockHeader> h = tiers::ParseHeader(e->header);
+  if (!h.ok() || h->format != format) return std::nullopt;
+  return *std::move(e);
+}
 
 std::optional<tiers::HostTier::MappedBlock> NodeService::MapFromHost(const tiers::BlockKey& key,
                                                                      kernels::Format format) {
@@ -179,9 +207,18 @@ kj::Promise<void> NodeService::get(GetContext context) {
   const kernels::Format format = *requested;
   auto blocks = context.getResults().initBlocks(static_cast<unsigned>(keys.size()));
   std::vector<tiers::HostTier::MappedBlock> pins;
+  std::vector<tiers::DeviceTier::Export> device_pins;
   for (size_t i = 0; i < keys.size(); ++i) {
     proto::BlockResult::Builder out = blocks[i];
     KeyToProto(keys[i], out.initKey());
+    if (params.getDeviceIpc()) {
+      if (std::optional<tiers::DeviceTier::Export> e = ExportFromDevice(keys[i], format)) {
+        DeviceRefToProto(*e, out.initDevice());
+        out.setTier(proto::Tier::DEVICE);
+        device_pins.push_back(*std::move(e));
+        continue;
+      }
+    }
     if (params.getZeroCopy()) {
       if (std::optional<tiers::HostTier::MappedBlock> m = MapFromHost(keys[i], format)) {
         auto slot = out.initSlot();
@@ -205,7 +242,7 @@ kj::Promise<void> NodeService::get(GetContext context) {
         capnp::Data::Reader(reinterpret_cast<const uint8_t*>(bytes->data()), bytes->size()));
     out.setTier(TierKind(manager_->tier(r->tier)->name()));
   }
-  context.getResults().setLease(kj::heap<LeaseImpl>(std::move(pins)));
+  context.getResults().setLease(kj::heap<LeaseImpl>(std::move(pins), std::move(device_pins)));
   return kj::READY_NOW;
 }
 

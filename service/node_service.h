@@ -12,6 +12,10 @@
 // evicted) until the returned Lease is released or dropped. Other blocks are
 // copied inline. Zero-copy reads do not refresh the block's LRU position.
 //
+// Device IPC (get with deviceIpc): a block held in the device tier in the
+// requested format comes back as a DeviceRef (the arena's CUDA IPC handle,
+// offset, length, header), pinned by the same lease.
+//
 // Zero-copy puts (putWindow, over a Unix socket): the client maps a private
 // memfd read-write, writes payloads there, and commits them by offset; the
 // node reads them from the window into its tiers. Windows are bounded each
@@ -30,6 +34,7 @@
 
 #include "absl/types/span.h"
 #include "proto/node.capnp.h"
+#include "tiers/device_tier.h"
 #include "tiers/host_tier.h"
 #include "tiers/shm_arena.h"
 #include "tiers/tier_manager.h"
@@ -73,7 +78,13 @@ class NodeService final : public proto::Node::Server {
   uint32_t StoreBatch(capnp::List<proto::PutBlock>::Reader blocks, absl::Span<const char> window);
 
   tiers::TierManager* const manager_;
-  tiers::HostTier* const host_;  // nullptr without a host tier
+  // Device IPC: the stored block, pinned in the device tier with its header,
+  // when it is there in `format`; nullopt to fall back.
+  std::optional<tiers::DeviceTier::Export> ExportFromDevice(const tiers::BlockKey& key,
+                                                            kernels::Format format);
+
+  tiers::HostTier* const host_;      // nullptr without a host tier
+  tiers::DeviceTier* const device_;  // nullptr without a device tier
   const NodeLimits limits_;
   std::atomic<uint64_t> window_bytes_{0};  // held by live put windows
 };

@@ -1,9 +1,18 @@
 #include "tiers/device_tier.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 
 namespace kvstash::tiers {
+namespace {
+
+// Bytes copied first to find a block's header (the scales of ~500 layers).
+constexpr uint64_t kMaxHeaderPrefix = 4096;
+
+}  // namespace
 
 // `refs` and `live` are guarded by the tier's mu_.
 class DeviceTier::SlotLease final : public BlockRef::Lease {
@@ -98,17 +107,38 @@ absl::StatusOr<BlockRef> DeviceTier::Get(const BlockKey& key) {
 }
 
 absl::StatusOr<DeviceTier::Export> DeviceTier::ExportBlock(const BlockKey& key) {
-  MutexLock lock(&mu_);
-  Slot* slot = slots_.Pin(key);
-  if (slot == nullptr) stats_.misses++;
-  if (slot == nullptr)
-    return absl::NotFoundError(absl::StrCat("device tier: no block ", key.ToString()));
-  return Export{std::make_unique<SlotLease>(this, slot),
-                static_cast<const char*>(arena_->device_base()) + slot->offset,
-                arena_->ipc_handle(),
-                arena_->device(),
-                slot->offset,
-                slot->bytes};
+  Export e;
+  {
+    MutexLock lock(&mu_);
+    Slot* slot = slots_.Pin(key);
+    if (slot == nullptr) {
+      stats_.misses++;
+      return absl::NotFoundError(absl::StrCat("device tier: no block ", key.ToString()));
+    }
+    e = Export{std::make_unique<SlotLease>(this, slot),
+               static_cast<const char*>(arena_->device_base()) + slot->offset,
+               arena_->ipc_handle(),
+               arena_->device(),
+               slot->offset,
+               slot->bytes,
+               {}};
+  }
+  // The header is small and bounded by the geometry; read a prefix that
+  // holds any header this node accepts, then cut it to size. The pin keeps
+  // the slot from being reused meanwhile.
+  std::string prefix(std::min<uint64_t>(e.length, kMaxHeaderPrefix), '\0');
+  if (absl::Status s = arena_->CopyOut(e.offset, prefix.data(), prefix.size()); !s.ok()) return s;
+  uint32_t header_bytes = 0;  // the header's own length field (BLOCK_FORMAT.md, offset 8)
+  if (prefix.size() >= 12) std::memcpy(&header_bytes, prefix.data() + 8, 4);
+  if (header_bytes > prefix.size() && header_bytes <= e.length) {  // a very deep model
+    prefix.resize(header_bytes);
+    if (absl::Status s = arena_->CopyOut(e.offset, prefix.data(), prefix.size()); !s.ok()) return s;
+  }
+  absl::StatusOr<BlockHeader> h = ParseHeader(prefix);
+  if (!h.ok()) return h.status();
+  prefix.resize(EncodedHeaderBytes(*h));
+  e.header = std::move(prefix);
+  return e;
 }
 
 void DeviceTier::Release(Slot* slot) {

@@ -50,11 +50,13 @@ class DeviceTier final : public Tier {
     int device = 0;
     uint64_t offset = 0;
     uint64_t length = 0;
+    std::string header;  // the block's encoded header, copied to the host
   };
 
   static absl::StatusOr<std::unique_ptr<DeviceTier>> Create(const DeviceTierOptions& options);
   ~DeviceTier() override;
 
+  // Pins the block and copies its header out (a few hundred bytes).
   absl::StatusOr<Export> ExportBlock(const BlockKey& key);
   int device() const { return arena_->device(); }
 

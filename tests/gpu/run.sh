@@ -7,7 +7,8 @@
 #
 # Steps: dependencies -> configure build/gpu (default preset values,
 # CMAKE_CUDA_ARCHITECTURES=${KVSTASH_CUDA_ARCHS:-90}) -> build only the kernels,
-# their CPU reference/oracle/emulation tests, kvstash_gpu_codec_test and
+# their CPU reference/oracle/emulation tests, the GPU tests (codec, device
+# tier, device-tier blocks through kvstashd by CUDA IPC), kvstashd and
 # kvstash_gpu_codec_bench -> nvidia-smi -> run the tests -> run the benchmark
 # (table, then JSON). Logs are tee'd into $OUT when it is set. Exits non-zero
 # when a test fails or a step breaks. See tests/gpu/README.md.
@@ -34,7 +35,7 @@ export PATH="$PATH:/usr/local/cuda/bin"
 # client/, tiers/), with their library dependencies; base libraries every
 # Debian/Ubuntu system has (libc6, libstdc++6, ...) are left out.
 DEV_PACKAGES=(libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
-  librocksdb-dev libssl-dev pkgconf)
+  librocksdb-dev libssl-dev pkgconf libcapnp-dev capnproto libzmq3-dev libmsgpack-cxx-dev)
 BASE_PACKAGES='^(libc6|libgcc-s1|libstdc\+\+6|gcc-12-base|libc-dev-bin|libc6-dev|linux-libc-dev|libcrypt1|libcrypt-dev|libnsl-dev|libnsl2|libtirpc.*|libgssapi.*|libkrb5.*|libk5crypto3|libcom-err2|libkeyutils1|zlib1g|debconf|perl-base|dpkg|tar|libselinux1|libpcre2-8-0|libzstd1|liblzma5|libbz2-1.0|libmd0|libbsd0|libaudit.*|libcap-ng0|libacl1|libattr1|libgmp10|libtinfo6|libssl3|openssl)$'
 
 log() { echo "== run.sh: $*"; }
@@ -124,13 +125,15 @@ configure_and_build() {
     return 1
   cmake --build "$BUILD" -j "$JOBS" --target kvstash_kernels kvstash_kernels_cuda \
     kvstash_kernels_reference_test kvstash_kernels_oracle_test kvstash_kernels_cuda_host_test \
-    kvstash_gpu_codec_test kvstash_gpu_codec_bench
+    kvstash_gpu_codec_test kvstash_gpu_codec_bench kvstash_tier_gpu_test \
+    kvstash_service_ipc_gpu_test kvstashd
 }
 
 run_tests() {
   local failed=0 t
   for t in kernels/kvstash_kernels_reference_test kernels/kvstash_kernels_oracle_test \
-    kernels/cuda/kvstash_kernels_cuda_host_test tests/gpu/kvstash_gpu_codec_test; do
+    kernels/cuda/kvstash_kernels_cuda_host_test tests/gpu/kvstash_gpu_codec_test \
+    tests/gpu/kvstash_tier_gpu_test tests/gpu/kvstash_service_ipc_gpu_test; do
     log "running $t"
     if ! "$BUILD/$t" 2>&1 | keep "$(basename "$t").log"; then
       log "FAILED: $t"

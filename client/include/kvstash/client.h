@@ -81,6 +81,19 @@ struct PutBlock {
   uint8_t priority = 0;
 };
 
+// A block in the node's device tier, for an engine process on the same GPU.
+// libkvstash never calls CUDA itself: open `ipc_handle` (a
+// cudaIpcMemHandle_t) once with cudaIpcOpenMemHandle on the GPU the node
+// names `device` (the handle covers the node's whole device arena, so cache
+// the mapping), then read [offset, offset + length): the payload, in the
+// view's format, geometry and scales. Valid while its BlockViews lives.
+struct DeviceBlockRef {
+  std::array<uint8_t, 64> ipc_handle{};
+  int device = 0;       // CUDA device ordinal in the node's process
+  uint64_t offset = 0;  // of the payload in the arena
+  uint64_t length = 0;  // payload bytes
+};
+
 // One block read in place. With zero_copy, `payload` points into the node's
 // shared host arena (mapped read-only; no copy through the socket);
 // otherwise into a private copy. A miss has tier kNone and no payload.
@@ -92,7 +105,8 @@ struct BlockView {
   Geometry geometry;
   std::vector<float> scales;
   bool dynamic_scales = false;
-  std::span<const uint8_t> payload;
+  std::span<const uint8_t> payload;      // empty when `device` is set
+  std::optional<DeviceBlockRef> device;  // GetDeviceViews: the block in GPU memory
 };
 
 // The views of one GetViews call. The shared slots stay pinned in the node
@@ -157,6 +171,9 @@ class Client {
   // Like Get, without copies where possible: over a Unix socket, blocks held
   // in the host tier in `format` are read in place from shared memory.
   absl::StatusOr<BlockViews> GetViews(std::span<const Key> keys, Format format);
+  // Like GetViews, and blocks held in the node's device tier in `format` come
+  // back as DeviceBlockRefs (CUDA IPC, same node and GPU) instead of copies.
+  absl::StatusOr<BlockViews> GetDeviceViews(std::span<const Key> keys, Format format);
   // Stores every block or none (the batch is validated first). Returns the
   // count. Over a Unix socket the payloads go through a put window (one copy
   // into shared memory, none through the socket).
@@ -174,6 +191,7 @@ class Client {
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
+  absl::StatusOr<BlockViews> Views(std::span<const Key> keys, Format format, bool device_ipc);
   std::unique_ptr<Impl> impl_;
 };
 
