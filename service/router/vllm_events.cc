@@ -371,7 +371,10 @@ absl::Status BatchDecoder::ReadMedium(size_t index, RawEvent* raw) {
     raw->medium = Medium::kDevice;
   } else if (absl::EqualsIgnoreCase(item.bytes, "CPU")) {
     raw->medium = Medium::kHost;
-  } else if (absl::EqualsIgnoreCase(item.bytes, "DISK")) {
+  } else if (absl::EqualsIgnoreCase(item.bytes, "DISK") ||
+             absl::EqualsIgnoreCase(item.bytes, "STORAGE")) {
+    // vLLM >= 0.27 names its file-system and object-store offload tiers
+    // MEDIUM_STORAGE = "STORAGE"; older publishers and SGLang say "DISK".
     raw->medium = Medium::kDisk;
   } else {
     // Bounded: the name ends up in an error string.

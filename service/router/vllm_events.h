@@ -36,8 +36,9 @@
 // same rule, so a string of n <= 8 bytes is its big-endian value. An empty
 // byte string, a str, a float or anything else is an error.
 //
-// Medium: "GPU" -> kDevice, "CPU" -> kHost, "DISK" -> kDisk, compared without
-// case. An event whose medium is some other string (a tier this router does
+// Medium: "GPU" -> kDevice, "CPU" -> kHost, "DISK" and "STORAGE" (vLLM >= 0.27
+// names its file-system / object-store offload tiers so) -> kDisk, compared
+// without case. An event whose medium is some other string (a tier this router does
 // not know) is skipped and counted in DecodeInfo, not an error and not mapped
 // to nullopt: nullopt means "device" to the index, and claiming device
 // residency for an unknown tier would mislead placement, while failing the

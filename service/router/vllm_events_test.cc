@@ -184,12 +184,13 @@ TEST(VllmDecodeTest, ArrayFormAllEventTypesAndTrailingElements) {
       Pack()
           .Array(2)  // old vLLM: no dp_rank
           .Int(1700000000)  // ts as an int
-          .Array(4)
+          .Array(5)
           // Stored with everything through lora_name plus two unknown trailing fields.
           .Array(10).Str("BlockStored").Array(2).Int(11).Int(12).Nil()
               .Array(2).Int(1).Int(2).Int(16).Nil().Str("CPU").Nil().Array(0).Str("x")
           // Removed with trailing junk.
           .Array(4).Str("BlockRemoved").Array(1).Int(11).Str("disk").Map(0)
+          .Array(3).Str("BlockRemoved").Array(1).Int(12).Str("STORAGE")
           // Stored with only type and hashes.
           .Array(2).Str("BlockStored").Array(1).Int(13)
           .Array(1).Str("AllBlocksCleared")
@@ -200,7 +201,7 @@ TEST(VllmDecodeTest, ArrayFormAllEventTypesAndTrailingElements) {
   EXPECT_EQ(b.timestamp, 1700000000.0);
   EXPECT_EQ(b.holder.dp_rank, 0);
   EXPECT_FALSE(info.dp_rank.has_value());
-  ASSERT_EQ(b.events.size(), 4u);
+  ASSERT_EQ(b.events.size(), 5u);
   EXPECT_EQ(b.events[0].kind, Kind::kStored);
   EXPECT_THAT(b.events[0].block_hashes, ElementsAre(11u, 12u));
   EXPECT_FALSE(b.events[0].parent_hash.has_value());
@@ -208,9 +209,10 @@ TEST(VllmDecodeTest, ArrayFormAllEventTypesAndTrailingElements) {
   EXPECT_EQ(b.events[0].medium, Medium::kHost);
   EXPECT_EQ(b.events[1].kind, Kind::kRemoved);
   EXPECT_EQ(b.events[1].medium, Medium::kDisk);  // case-insensitive
-  EXPECT_EQ(b.events[2].block_size, 0u);
-  EXPECT_FALSE(b.events[2].medium.has_value());
-  EXPECT_EQ(b.events[3].kind, Kind::kCleared);
+  EXPECT_EQ(b.events[2].medium, Medium::kDisk);  // vLLM >= 0.27: MEDIUM_STORAGE
+  EXPECT_EQ(b.events[3].block_size, 0u);
+  EXPECT_FALSE(b.events[3].medium.has_value());
+  EXPECT_EQ(b.events[4].kind, Kind::kCleared);
 }
 
 TEST(VllmDecodeTest, MapFormIgnoresUnknownKeysInAnyOrder) {

@@ -103,7 +103,7 @@ struct WorkerStats {
   uint64_t restarts = 0;         // seq went backwards (also counted in resyncs)
   std::optional<uint64_t> last_seq;
   std::optional<int64_t> last_seen_nanos;  // Clock time of the last message
-  std::string last_error;                  // last decode or replay error
+  std::string last_error;                  // last decode or replay error, or skipped-event note
 };
 
 class EngineEventSubscriber {
