@@ -5,7 +5,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("kvstash::proto");
 
-using Node = import "node.capnp";
+using Node = import "common.capnp";
 
 struct KvEvent {
   union {
@@ -28,11 +28,16 @@ struct BlocksRemoved {
 
 struct EventBatch {
   # One batch per publish; `seq` increases by one per batch per node so that
-  # subscribers detect gaps and resync.
+  # subscribers detect gaps and resync. A batch with no events is a heartbeat.
   node @0 :Text;
   seq @1 :UInt64;
   timestampNanos @2 :UInt64;
   events @3 :List(KvEvent);
+  snapshot @4 :Bool;
+  # Part of a snapshot: the first snapshot batch starts with a `cleared`
+  # event (tier none: forget everything of this node), the rest list every
+  # block the node holds. All snapshot batches carry the seq the live stream
+  # continues after.
 }
 
 interface EventSink {
@@ -42,6 +47,9 @@ interface EventSink {
 
 interface EventSource {
   subscribe @0 (sink :EventSink, fromSeq :UInt64) -> (handle :Subscription);
+  # fromSeq: the first seq wanted. 0, or one the node no longer keeps (or
+  # never had: it restarted), gets a snapshot first. Pushes stop when the
+  # subscriber drops `handle` or the connection.
 }
 
 interface Subscription {}

@@ -6,22 +6,10 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("kvstash::proto");
 
-struct BlockKey {
-  # (namespace, sequence hash). `digest` is the chained sequence hash: 32
-  # bytes for vLLM's sha256_cbor; a 64-bit hash (Dynamo XXH3, or the u64 wire
-  # form) sits little-endian in the first 8 bytes, the rest zero. Shorter
-  # digests are zero-extended; longer ones are rejected.
-  ns @0 :UInt64;
-  digest @1 :Data;
-}
-
-enum Tier {
-  none @0;
-  device @1;
-  host @2;
-  disk @3;
-  remote @4;
-}
+using Common = import "common.capnp";
+using BlockKey = Common.BlockKey;
+using Tier = Common.Tier;
+using Events = import "events.capnp";
 
 enum Format {
   bf16 @0;
@@ -147,6 +135,9 @@ interface Node {
   stats @6 () -> (tiers :List(TierStats));
   arena @7 () -> (arena :Arena);
   putWindow @8 (bytes :UInt64) -> (window :PutWindow);
+  events @9 () -> (source :Events.EventSource);
+  # This node's KV events (blocks stored in / removed from each tier), for
+  # routers (events.capnp).
   # A new put window of `bytes` (Unix socket only: the fd must travel).
   # Bounded per window and in total across clients (the error names the limit).
 }

@@ -24,6 +24,21 @@
 namespace kvstash::service {
 namespace {
 
+// How often this node's KV events are sealed and pushed to subscribers.
+constexpr kj::Duration kEventFlushPeriod = 10 * kj::MILLISECONDS;
+
+proto::Tier ProtoTier(router::Medium m) {
+  switch (m) {
+    case router::Medium::kDevice:
+      return proto::Tier::DEVICE;
+    case router::Medium::kHost:
+      return proto::Tier::HOST;
+    case router::Medium::kDisk:
+      return proto::Tier::DISK;
+  }
+  return proto::Tier::NONE;
+}
+
 // A socket file left by a dead daemon is removed; one that still answers
 // belongs to a live daemon and is an error.
 absl::Status PrepareSocketPath(const std::string& path) {
@@ -129,6 +144,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& opti
   router::RouterServiceOptions ro;
   ro.node_id = options.node_id;
   ro.engine_events = options.engine_events;
+  ro.node_events = options.node_events;
   ro.silent_s = options.router_silent_s;
   ro.max_blocks = options.router_max_blocks;
   ro.approximate_ttl_s = options.router_approximate_ttl_s;
@@ -136,23 +152,40 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Create(const DaemonOptions& opti
   if (options.device_bytes > 0) ro.tier_media.push_back(router::Medium::kDevice);
   if (options.host_bytes > 0) ro.tier_media.push_back(router::Medium::kHost);
   if (options.disk_bytes > 0) ro.tier_media.push_back(router::Medium::kDisk);
+  const std::vector<router::Medium> ro_media = ro.tier_media;
   absl::StatusOr<std::unique_ptr<router::RouterService>> router =
       router::RouterService::Create(std::move(ro));
   if (!router.ok()) return router.status();
+  NodeEventLogOptions eo;
+  eo.node = options.node_id;
+  for (router::Medium m : ro_media) eo.tier_kinds.push_back(ProtoTier(m));
+  auto events = std::make_unique<NodeEventLog>(std::move(eo));
   router::RouterService* r = router->get();
-  absl::StatusOr<std::unique_ptr<tiers::TierManager>> manager = BuildTierManager(
-      options, *profile, Env::Default(), [r](const tiers::CopyChange& c) { r->OnCopyChange(c); });
+  NodeEventLog* e = events.get();
+  absl::StatusOr<std::unique_ptr<tiers::TierManager>> manager =
+      BuildTierManager(options, *profile, Env::Default(), [r, e](const tiers::CopyChange& c) {
+        r->OnCopyChange(c);
+        e->OnCopyChange(c);
+      });
   if (!manager.ok()) return manager.status();
-  return std::unique_ptr<Daemon>(
-      new Daemon(options, *std::move(profile), *std::move(router), *std::move(manager)));
+  return std::unique_ptr<Daemon>(new Daemon(options, *std::move(profile), *std::move(router),
+                                            std::move(events), *std::move(manager)));
+}
+
+kj::Promise<void> Daemon::FlushEvents(kj::Timer& timer) {
+  return timer.afterDelay(kEventFlushPeriod).then([this, &timer]() {
+    events_->Flush(SystemClock()->NowNanos());
+    return FlushEvents(timer);
+  });
 }
 
 Daemon::Daemon(const DaemonOptions& options, ModelProfile profile,
-               std::unique_ptr<router::RouterService> router,
+               std::unique_ptr<router::RouterService> router, std::unique_ptr<NodeEventLog> events,
                std::unique_ptr<tiers::TierManager> manager)
     : options_(options),
       profile_(std::move(profile)),
       router_(std::move(router)),
+      events_(std::move(events)),
       manager_(std::move(manager)) {
   tier_metrics_ =
       metrics_.AddCollector([this](MetricWriter& w) { WriteTierMetrics(manager_->Stats(), w); });
@@ -183,8 +216,10 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
 
     NodeLimits limits;
     limits.max_batch_blocks = options_.max_batch_blocks;
-    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits), options_.max_connections,
-                    options_.max_message_bytes);
+    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits, events_.get()),
+                    options_.max_connections, options_.max_message_bytes);
+    kj::Promise<void> flushing = FlushEvents(io.provider->getTimer()).eagerlyEvaluate(nullptr);
+    router_->StartNodeEvents(io.provider->getNetwork(), io.provider->getTimer());
     rpc.Listen(*unix_listener, true);
     rpc.Listen(*tcp_listener, false);
 

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "service/metrics.h"
+#include "service/node_events.h"
 #include "service/options.h"
 #include "service/profile.h"
 #include "service/router/router_service.h"
@@ -49,14 +50,17 @@ class Daemon {
 
  private:
   Daemon(const DaemonOptions& options, ModelProfile profile,
-         std::unique_ptr<router::RouterService> router,
+         std::unique_ptr<router::RouterService> router, std::unique_ptr<NodeEventLog> events,
          std::unique_ptr<tiers::TierManager> manager);
+  // Flushes the event log every few milliseconds while the daemon serves.
+  kj::Promise<void> FlushEvents(kj::Timer& timer);
   std::string StatsJson() const;
 
   const DaemonOptions options_;
   const ModelProfile profile_;
   // Before the manager: the manager reports its tier changes to the router.
   std::unique_ptr<router::RouterService> router_;
+  std::unique_ptr<NodeEventLog> events_;
   std::unique_ptr<tiers::TierManager> manager_;
   MetricsRegistry metrics_;
   CollectorHandle tier_metrics_;

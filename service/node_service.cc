@@ -152,11 +152,20 @@ void DeviceRefToProto(const tiers::DeviceTier::Export& e, proto::DeviceRef::Buil
 
 }  // namespace
 
-NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits)
+NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events)
     : manager_(manager),
       host_(FindTier<tiers::HostTier>(manager)),
       device_(FindTier<tiers::DeviceTier>(manager)),
-      limits_(limits) {}
+      limits_(limits),
+      events_(events) {}
+
+kj::Promise<void> NodeService::events(EventsContext context) {
+  if (events_ == nullptr) {
+    proto::ThrowStatus(absl::FailedPreconditionError("this kvstashd publishes no KV events"));
+  }
+  context.getResults().setSource(events_->Source());
+  return kj::READY_NOW;
+}
 
 std::optional<tiers::DeviceTier::Export> NodeService::ExportFromDevice(const tiers::BlockKey& key,
                                                                        kernels::Format format) {

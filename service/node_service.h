@@ -34,6 +34,7 @@
 
 #include "absl/types/span.h"
 #include "proto/node.capnp.h"
+#include "service/node_events.h"
 #include "tiers/device_tier.h"
 #include "tiers/host_tier.h"
 #include "tiers/shm_arena.h"
@@ -51,7 +52,8 @@ struct NodeLimits {
 class NodeService final : public proto::Node::Server {
  public:
   // `manager` must outlive the service.
-  NodeService(tiers::TierManager* manager, NodeLimits limits);
+  // `events` (may be null: events() then fails) must outlive the service.
+  NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events = nullptr);
 
  protected:
   kj::Promise<void> lookup(LookupContext context) override;
@@ -63,6 +65,7 @@ class NodeService final : public proto::Node::Server {
   kj::Promise<void> stats(StatsContext context) override;
   kj::Promise<void> arena(ArenaContext context) override;
   kj::Promise<void> putWindow(PutWindowContext context) override;
+  kj::Promise<void> events(EventsContext context) override;
 
  private:
   // Zero-copy: the stored block, pinned in the host arena, when it is there
@@ -86,6 +89,7 @@ class NodeService final : public proto::Node::Server {
   tiers::HostTier* const host_;      // nullptr without a host tier
   tiers::DeviceTier* const device_;  // nullptr without a device tier
   const NodeLimits limits_;
+  NodeEventLog* const events_;
   std::atomic<uint64_t> window_bytes_{0};  // held by live put windows
 };
 

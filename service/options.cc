@@ -33,7 +33,9 @@ struct OptionSpec {
   std::string (*default_text)(const OptionsEnvironment& env);  // "" = derived after parsing
   absl::Status (*set)(absl::string_view text, DaemonOptions& o);
   std::string (*get)(const DaemonOptions& o);
-  bool repeatable = false;  // a list: each use appends (comma-separated in a file)
+  // A list: each use appends (comma-separated in a file); `clear` empties it
+  // so that flags replace what a config file gave.
+  void (*clear)(DaemonOptions& o) = nullptr;
 };
 
 std::string ConfigKey(absl::string_view flag) { return absl::StrReplaceAll(flag, {{"-", "_"}}); }
@@ -91,6 +93,21 @@ absl::Status AddEngineEvents(absl::string_view text, std::vector<std::string>& o
         !absl::StartsWith(endpoint, "inproc://")) {
       return absl::InvalidArgumentError(
           absl::StrCat("'", one, "': the endpoint must start with tcp://, ipc:// or inproc://"));
+    }
+    out.emplace_back(one);
+  }
+  return absl::OkStatus();
+}
+
+// "NODE=HOST:PORT", comma-separated; appends each.
+absl::Status AddNodeEvents(absl::string_view text, std::vector<std::string>& out) {
+  for (absl::string_view one : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    one = absl::StripAsciiWhitespace(one);
+    const size_t eq = one.find('=');
+    std::string address;
+    if (eq == 0 || eq == absl::string_view::npos || !SetAddress(one.substr(eq + 1), address).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", one, "' is not NODE=HOST:PORT (e.g. node-b=10.0.0.6:7411)"));
     }
     out.emplace_back(one);
   }
@@ -240,7 +257,14 @@ constexpr OptionSpec kOptions[] = {
      [](const OptionsEnvironment&) { return std::string(); },
      [](absl::string_view t, DaemonOptions& o) { return AddEngineEvents(t, o.engine_events); },
      [](const DaemonOptions& o) { return absl::StrJoin(o.engine_events, ","); },
-     /*repeatable=*/true},
+     [](DaemonOptions& o) { o.engine_events.clear(); }},
+    {"node-events", "NODE=HOST:PORT",
+     "subscribe to another kvstash node's KV events (its --node-id and --listen address); "
+     "repeatable, comma-separated in a config file",
+     [](const OptionsEnvironment&) { return std::string(); },
+     [](absl::string_view t, DaemonOptions& o) { return AddNodeEvents(t, o.node_events); },
+     [](const DaemonOptions& o) { return absl::StrJoin(o.node_events, ","); },
+     [](DaemonOptions& o) { o.node_events.clear(); }},
     {"node-id", "NAME", "this node's name in KV events and placement answers (default: hostname)",
      [](const OptionsEnvironment&) { return HostName(); },
      [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.node_id); },
@@ -321,7 +345,7 @@ absl::StatusOr<FlagValues> ReadFlags(const std::vector<std::string>& args, bool&
       return absl::InvalidArgumentError(absl::StrCat(where, "missing value"));
     }
     if (auto [it, added] = values.emplace(spec, value); !added) {
-      if (!spec->repeatable) {
+      if (spec->clear == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(where, "given more than once"));
       }
       absl::StrAppend(&it->second, ",", value);
@@ -392,8 +416,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonOptions(const std::vector<std::string>&
     if (!s.ok()) return s;
   }
   for (const auto& [spec, value] : *flags) {
-    // A list given by flags replaces the config file's (engine-events is the only list).
-    if (spec->repeatable) o.engine_events.clear();
+    if (spec->clear != nullptr) spec->clear(o);  // flags replace a config file's list
     absl::Status s = spec->set(value, o);
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("--", spec->flag, ": ", s.message()));
   }

@@ -53,6 +53,9 @@ struct DaemonOptions {
   // Router (service/router): engines whose KV events to ingest, each
   // "WORKER=ENDPOINT" or "WORKER=ENDPOINT;replay=ENDPOINT" (ZMQ, INTEROP.md).
   std::vector<std::string> engine_events;
+  // Other kvstash nodes whose KV events to ingest over Cap'n Proto, each
+  // "NODE=HOST:PORT" (the peer's --node-id and --listen).
+  std::vector<std::string> node_events;
   std::string node_id;                  // --node-id: this node's name in events and placement
   double router_silent_s = 0;           // drop a worker's entries after this long without events
   uint64_t router_max_blocks = 0;       // most blocks the prefix index holds

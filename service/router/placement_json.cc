@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_reader.h"
 #include "common/json_string.h"
@@ -11,42 +12,22 @@
 namespace kvstash::router {
 namespace {
 
-// Block hashes from token ids, exactly as the engine computes them.
-std::vector<uint64_t> HashTokens(JsonObjectReader& r) {
+std::vector<uint64_t> HashTokensFromJson(JsonObjectReader& r) {
   const std::vector<uint64_t> ids = r.U64Array("token_ids");
   const uint64_t block_size = r.U64("block_size", 16);
   const std::string scheme = r.String("hash_scheme", "sha256_cbor");
+  const std::optional<std::string> seed =
+      r.Has("hash_seed") && r.Find("hash_seed")->is_number()
+          ? std::optional<std::string>(std::string(r.Find("hash_seed")->number_text()))
+          : r.OptionalString("hash_seed");
+  const std::optional<uint64_t> chain_seed = r.OptionalU64("chain_seed");
   if (!r.ok()) return {};
-  if (block_size == 0 || block_size > (1u << 20)) {
-    r.Fail("block_size", absl::StrCat("must be in 1..", 1u << 20, ", got ", block_size));
+  absl::StatusOr<std::vector<uint64_t>> h = HashTokenIds(ids, block_size, scheme, seed, chain_seed);
+  if (!h.ok()) {
+    r.Fail("", h.status().message());
     return {};
   }
-  std::vector<uint32_t> tokens;
-  tokens.reserve(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] > std::numeric_limits<uint32_t>::max()) {
-      r.Fail(absl::StrCat("token_ids[", i, "]"), "is larger than a 32-bit token id");
-      return {};
-    }
-    tokens.push_back(static_cast<uint32_t>(ids[i]));
-  }
-  if (scheme == "xxh3") {
-    Xxh3HashOptions o;
-    if (std::optional<uint64_t> seed = r.OptionalU64("hash_seed")) o.seed = *seed;
-    if (std::optional<uint64_t> seed = r.OptionalU64("chain_seed")) o.chain_seed = *seed;
-    return Xxh3SequenceHashes(tokens, block_size, o);
-  }
-  if (scheme == "sha256_cbor") {
-    Sha256CborOptions o;
-    if (std::optional<std::string> seed = r.OptionalString("hash_seed")) o.none_hash_seed = *seed;
-    std::vector<uint64_t> out;
-    for (const Sha256Digest& d : Sha256CborHashes(tokens, block_size, o)) {
-      out.push_back(DigestToU64(d));
-    }
-    return out;
-  }
-  r.Fail("hash_scheme", absl::StrCat("expected \"sha256_cbor\" or \"xxh3\", got \"", scheme, "\""));
-  return {};
+  return *std::move(h);
 }
 
 void ReadCandidates(JsonObjectReader& r, PlacementRequest& req) {
@@ -70,6 +51,47 @@ void ReadCandidates(JsonObjectReader& r, PlacementRequest& req) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<uint64_t>> HashTokenIds(absl::Span<const uint64_t> ids,
+                                                   uint64_t block_size, absl::string_view scheme,
+                                                   const std::optional<std::string>& seed,
+                                                   std::optional<uint64_t> chain_seed) {
+  if (block_size == 0 || block_size > (1u << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_size: must be in 1..", 1u << 20, ", got ", block_size));
+  }
+  std::vector<uint32_t> tokens;
+  tokens.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] > std::numeric_limits<uint32_t>::max()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("token_ids[", i, "]: ", ids[i], " is larger than a 32-bit token id"));
+    }
+    tokens.push_back(static_cast<uint32_t>(ids[i]));
+  }
+  if (scheme == "xxh3") {
+    Xxh3HashOptions o;
+    if (seed) {
+      if (!absl::SimpleAtoi(*seed, &o.seed)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("hash_seed: xxh3 takes a u64 seed, got '", *seed, "'"));
+      }
+    }
+    if (chain_seed) o.chain_seed = *chain_seed;
+    return Xxh3SequenceHashes(tokens, block_size, o);
+  }
+  if (scheme == "sha256_cbor") {
+    Sha256CborOptions o;
+    if (seed) o.none_hash_seed = *seed;
+    std::vector<uint64_t> out;
+    for (const Sha256Digest& d : Sha256CborHashes(tokens, block_size, o)) {
+      out.push_back(DigestToU64(d));
+    }
+    return out;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("hash_scheme: expected \"sha256_cbor\" or \"xxh3\", got \"", scheme, "\""));
+}
 
 const char* MediumName(Medium m) {
   switch (m) {
@@ -97,7 +119,7 @@ absl::StatusOr<ParsedPlacement> ParsePlacementJson(absl::string_view body) {
                 : "missing block_hashes (u64 hashes) or token_ids (with block_size and "
                   "hash_scheme)");
   }
-  req.hashes = by_hash ? r.U64BitsArray("block_hashes") : HashTokens(r);
+  req.hashes = by_hash ? r.U64BitsArray("block_hashes") : HashTokensFromJson(r);
   req.block_size = static_cast<uint32_t>(r.U64("block_size", 16));
   if (req.block_size == 0) r.Fail("block_size", "must be positive");
   ReadCandidates(r, req);

@@ -4,6 +4,7 @@
 #define KVSTASH_SERVICE_ROUTER_PLACEMENT_JSON_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ struct ParsedPlacement {
 // Limits of one request.
 inline constexpr size_t kMaxPlacementBlocks = 1 << 16;
 inline constexpr size_t kMaxPlacementCandidates = 1 << 14;
+
+// Block hashes (u64 wire form) of the full blocks of `ids`, exactly as the
+// engine computes them: scheme "sha256_cbor" (vLLM; `seed` is the NONE_HASH
+// seed) or "xxh3" (Dynamo; `seed` a u64, `chain_seed` the chaining seed).
+// InvalidArgument naming the field.
+absl::StatusOr<std::vector<uint64_t>> HashTokenIds(absl::Span<const uint64_t> ids,
+                                                   uint64_t block_size, absl::string_view scheme,
+                                                   const std::optional<std::string>& seed,
+                                                   std::optional<uint64_t> chain_seed);
 
 // InvalidArgument naming the field: malformed JSON, unknown fields, neither
 // or both of block_hashes and token_ids, a bad hash_scheme, block_size 0.

@@ -7,22 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "service/router/placement_json.h"
+#include "service/router/wire_hash.h"
 
 namespace kvstash::router {
 namespace {
 
-// The u64 wire form of a node's block key (see the header).
 uint64_t WireHash(const tiers::BlockKey& key) {
-  const auto& d = key.digest;
-  bool short_key = true;
-  for (size_t i = 8; i < d.size(); ++i) short_key = short_key && d[i] == 0;
-  uint64_t v = 0;
-  if (short_key) {
-    std::memcpy(&v, d.data(), 8);  // little-endian, as BlockKey::FromHash64 stores it
-    return v;
-  }
-  for (size_t i = d.size() - 8; i < d.size(); ++i) v = (v << 8) | d[i];
-  return v;
+  return WireHashOfDigest(key.digest.data(), key.digest.size());
 }
 
 }  // namespace
@@ -44,6 +35,19 @@ absl::StatusOr<std::unique_ptr<RouterService>> RouterService::Create(RouterServi
   absl::StatusOr<std::unique_ptr<Placement>> p = Placement::Create(r->index_.get(), po);
   if (!p.ok()) return p.status();
   r->placement_ = *std::move(p);
+  if (!r->options_.node_events.empty()) {
+    std::vector<NodePeer> peers;
+    for (const std::string& spec : r->options_.node_events) {
+      absl::StatusOr<NodePeer> peer = ParseNodePeer(spec);
+      if (!peer.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--node-events: ", peer.status().message()));
+      }
+      peers.push_back(*std::move(peer));
+    }
+    RouterService* self = r.get();
+    r->nodes_ = std::make_unique<NodeEventSubscriber>(r->index_.get(), std::move(peers),
+                                                      [self] { return self->Now(); });
+  }
   if (r->options_.engine_events.empty()) return r;
 
   SubscriberOptions so;
@@ -93,22 +97,38 @@ void RouterService::ExpireSilent() {
   index_->ExpireSilent(now, options_.silent_s);
 }
 
-service::HttpResponse RouterService::HandlePlacement(const service::HttpRequest& request) {
+absl::StatusOr<PlacementDecision> RouterService::Place(const PlacementRequest& request,
+                                                       bool record) {
   ExpireSilent();
+  absl::StatusOr<PlacementDecision> d = placement_->Place(request);
+  if (!d.ok()) {
+    ++placement_errors_;
+    return d.status();
+  }
+  if (record && !d->ranked.empty() && options_.approximate_ttl_s > 0) {
+    placement_->Record(d->ranked.front().rank, request.hashes).IgnoreError();
+  }
+  ++placements_;
+  return d;
+}
+
+std::vector<HolderStatus> RouterService::Holders() {
+  ExpireSilent();
+  return index_->Holders();
+}
+
+std::vector<WorkerStats> RouterService::EngineStats() const {
+  return subscriber_ ? subscriber_->Stats() : std::vector<WorkerStats>{};
+}
+
+service::HttpResponse RouterService::HandlePlacement(const service::HttpRequest& request) {
   absl::StatusOr<ParsedPlacement> parsed = ParsePlacementJson(request.body);
   if (!parsed.ok()) {
     ++placement_errors_;
     return service::StatusResponse(parsed.status());
   }
-  absl::StatusOr<PlacementDecision> d = placement_->Place(parsed->request);
-  if (!d.ok()) {
-    ++placement_errors_;
-    return service::StatusResponse(d.status());
-  }
-  if (parsed->record && !d->ranked.empty() && options_.approximate_ttl_s > 0) {
-    placement_->Record(d->ranked.front().rank, parsed->request.hashes).IgnoreError();
-  }
-  ++placements_;
+  absl::StatusOr<PlacementDecision> d = Place(parsed->request, parsed->record);
+  if (!d.ok()) return service::StatusResponse(d.status());
   service::HttpResponse r;
   r.content_type = "application/json";
   r.body = PlacementToJson(*d, parsed->request.hashes);
@@ -116,11 +136,11 @@ service::HttpResponse RouterService::HandlePlacement(const service::HttpRequest&
 }
 
 service::HttpResponse RouterService::HandleWorkers() {
-  ExpireSilent();
+  const std::vector<HolderStatus> holders = Holders();
   const double now = Now();
   std::string out = "{\"workers\":[";
   bool first = true;
-  for (const HolderStatus& h : index_->Holders()) {
+  for (const HolderStatus& h : holders) {
     absl::StrAppend(&out, first ? "" : ",", "{\"worker\":", service::JsonString(h.holder.worker),
                     ",\"dp_rank\":", h.holder.dp_rank, ",\"kind\":\"",
                     h.holder.dp_rank == kNodeRank ? "kvstash" : "engine",
@@ -134,8 +154,8 @@ service::HttpResponse RouterService::HandleWorkers() {
   }
   absl::StrAppend(&out, "],\"engines\":[");
   first = true;
-  if (subscriber_) {
-    for (const WorkerStats& w : subscriber_->Stats()) {
+  {
+    for (const WorkerStats& w : EngineStats()) {
       absl::StrAppend(&out, first ? "" : ",", "{\"worker\":", service::JsonString(w.worker),
                       ",\"endpoint\":", service::JsonString(w.endpoint),
                       ",\"replay_endpoint\":", service::JsonString(w.replay_endpoint),
@@ -147,6 +167,17 @@ service::HttpResponse RouterService::HandleWorkers() {
       first = false;
     }
   }
+  absl::StrAppend(&out, "],\"nodes\":[");
+  first = true;
+  for (const NodePeerStats& n : nodes_ ? nodes_->Stats() : std::vector<NodePeerStats>{}) {
+    absl::StrAppend(&out, first ? "" : ",", "{\"node\":", service::JsonString(n.node),
+                    ",\"address\":", service::JsonString(n.address),
+                    ",\"connected\":", n.connected ? "true" : "false", ",\"batches\":", n.batches,
+                    ",\"events\":", n.events, ",\"snapshots\":", n.snapshots,
+                    ",\"connects\":", n.connects, ",\"last_seq\":", n.last_seq,
+                    ",\"last_error\":", service::JsonString(n.last_error), "}");
+    first = false;
+  }
   const IndexStats s = index_->Stats();
   absl::StrAppend(&out, "],\"index\":{\"blocks\":", s.blocks, ",\"entries\":", s.entries,
                   ",\"bytes\":", s.bytes, ",\"evictions\":", s.evictions,
@@ -155,6 +186,10 @@ service::HttpResponse RouterService::HandleWorkers() {
   r.content_type = "application/json";
   r.body = std::move(out);
   return r;
+}
+
+void RouterService::StartNodeEvents(kj::Network& network, kj::Timer& timer) {
+  if (nodes_) nodes_->Start(network, timer);
 }
 
 void RouterService::AddRoutes(service::AdminHttpServer& http) {

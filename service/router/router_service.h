@@ -15,8 +15,8 @@
 //                            "fetch_hints": [{"node", "medium", "start",
 //                            "count", "block_hashes"}], "blocks": n}
 //   GET /v1/workers      {"workers": [{"worker", "dp_rank", "kind", "blocks",
-//                        "last_seen_s"}], "engines": [subscriber stats],
-//                        "index": {...}}
+//                        "last_seen_s"}], "engines": [engine stream stats],
+//                        "nodes": [peer node stream stats], "index": {...}}
 //
 // Hashes are the u64 wire form engines publish (INTEROP.md). The node's own
 // blocks appear as holder (node_id, kNodeRank): a 64-bit key as itself, a
@@ -40,6 +40,7 @@
 #include "common/env.h"
 #include "service/admin_http.h"
 #include "service/metrics.h"
+#include "service/router/node_event_subscriber.h"
 #include "service/router/placement.h"
 #include "service/router/prefix_index.h"
 #include "service/router/zmq_subscriber.h"
@@ -50,6 +51,7 @@ namespace kvstash::router {
 struct RouterServiceOptions {
   std::string node_id;
   std::vector<std::string> engine_events;  // "WORKER=ENDPOINT[;replay=...]"
+  std::vector<std::string> node_events;    // "NODE=HOST:PORT" (node_event_subscriber.h)
   double silent_s = 600;                   // 0: never forget a silent worker
   uint64_t max_blocks = uint64_t{1} << 24;
   double approximate_ttl_s = 0;
@@ -68,10 +70,22 @@ class RouterService {
   // For TierManagerOptions::on_copy_change.
   void OnCopyChange(const tiers::CopyChange& change);
 
+  // Starts the subscriptions to other nodes' events (--node-events) on the
+  // calling thread's event loop, which must be the one serving HTTP.
+  void StartNodeEvents(kj::Network& network, kj::Timer& timer);
+
   // Adds POST /v1/placement and GET /v1/workers.
   void AddRoutes(service::AdminHttpServer& http);
   // Router counters for /metrics.
   void Collect(service::MetricWriter& w) const;
+
+  // The placement answer (both APIs call this). With `record` and approximate
+  // mode on, the best rank is remembered as holding the blocks.
+  absl::StatusOr<PlacementDecision> Place(const PlacementRequest& request, bool record);
+  // Live holders and the engine streams' state.
+  std::vector<HolderStatus> Holders();
+  std::vector<WorkerStats> EngineStats() const;
+  double Now() const;
 
   service::HttpResponse HandlePlacement(const service::HttpRequest& request);
   service::HttpResponse HandleWorkers();
@@ -80,13 +94,13 @@ class RouterService {
 
  private:
   explicit RouterService(RouterServiceOptions options);
-  double Now() const;
   void ExpireSilent();
 
   const RouterServiceOptions options_;
   std::unique_ptr<PrefixIndex> index_;
   std::unique_ptr<Placement> placement_;
   std::unique_ptr<EngineEventSubscriber> subscriber_;
+  std::unique_ptr<NodeEventSubscriber> nodes_;  // null without --node-events
   std::atomic<uint64_t> placements_{0};
   std::atomic<uint64_t> placement_errors_{0};
   std::atomic<uint64_t> engine_batches_{0};

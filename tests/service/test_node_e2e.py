@@ -35,7 +35,7 @@ class Daemon:
         line = self.proc.stdout.readline()
         assert line.startswith("kvstashd ready"), self.proc.stderr.read()
         fields = dict(kv.split("=", 1) for kv in line.split()[2:])
-        self.socket, self.http = fields["socket"], fields["http"]
+        self.socket, self.http, self.tcp = fields["socket"], fields["http"], fields["tcp"]
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
