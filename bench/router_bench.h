@@ -21,11 +21,14 @@
 //    ids mean equal prefixes), so a block's u64 hash is a bijective mix of
 //    (replica salt, id) -- no re-chaining is needed.
 // 2. Apply (timed). The recorded batches are applied to a fresh PrefixIndex
-//    on one thread: events/s and blocks/s. Baseline, same stream, same
-//    thread: a naive std::unordered_map<uint64_t, std::vector<holder>> loop.
+//    (default options) on one thread: events/s and blocks/s per second of
+//    that thread's CPU time, so that other processes on a shared machine do
+//    not count. Baseline, same stream, same thread: a naive
+//    std::unordered_map<uint64_t, std::vector<holder>> loop.
 // 3. Query (timed). One placement query (no candidates) per request of the
-//    trace against the final index: p50/p99 latency from the sorted per-query
-//    times. Baseline: a naive per-holder overlap walk over the unordered_map.
+//    trace against the final index: p50/p99 wall-clock latency from the
+//    sorted per-query times. Baseline: a naive per-holder overlap walk over
+//    the unordered_map.
 // 4. Memory per indexed block: the index's own estimate (Stats().bytes), the
 //    heap it allocated (mallinfo2) and the RSS growth over applying the
 //    stream; the baseline's heap and RSS the same way.
@@ -43,7 +46,7 @@
 namespace kvstash::bench {
 
 struct RouterBenchOptions {
-  std::string trace_path;       // Mooncake JSONL: {"hash_ids": [...], ...} per line
+  std::string trace_path;  // Mooncake JSONL: {"hash_ids": [...], ...} per line
   uint32_t workers = 1000;
   uint32_t dp_ranks = 4;
   // Device LRU capacity per rank, in blocks. 256 Mooncake blocks (512 tokens)

@@ -37,14 +37,23 @@ TEST(RouterBenchTest, RowsAreWellFormedAndPositive) {
   for (const Result& row : r->results) {
     SCOPED_TRACE(row.name);
     names.insert(row.name);
-    EXPECT_GT(row.value, 0);
-    EXPECT_GT(row.baseline, 0);
+    // RSS growth can be 0 or less at this size (freed pages are reused), and
+    // malloc statistics are 0 under sanitizers' allocators.
+    const bool process_memory = row.name.find("rss") != std::string::npos ||
+                                row.baseline_name.find("heap") != std::string::npos;
+    if (!process_memory) {
+      EXPECT_GT(row.value, 0);
+      EXPECT_GT(row.baseline, 0);
+    }
+    if (row.name == "router_index_bytes_per_block") {
+      EXPECT_GT(row.value, 0);
+    }
     EXPECT_FALSE(row.baseline_name.empty());
   }
-  EXPECT_EQ(names, (std::set<std::string>{"router_apply_events", "router_apply_blocks",
-                                          "router_place_p50", "router_place_p99",
-                                          "router_index_bytes_per_block",
-                                          "router_heap_per_block", "router_rss_per_block"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"router_apply_events", "router_apply_blocks", "router_place_p50",
+                                   "router_place_p99", "router_index_bytes_per_block",
+                                   "router_heap_per_block", "router_rss_per_block"}));
   EXPECT_TRUE(absl::StrContains(progress.str(), "300 requests"));
   std::ostringstream json;
   PrintJson(r->results, json);

@@ -39,8 +39,6 @@ std::string CodecBenchPath() {
 
 }  // namespace
 
-int RunBenchRouter(const Args& args);  // kvstash bench router (tools/cmd_bench_router.cc)
-
 int RunBenchCodec(const Args& args) {
   const std::string path = CodecBenchPath();
   std::vector<char*> argv;

@@ -20,7 +20,8 @@ constexpr char kTraceName[] = "mooncake_synthetic_trace.jsonl";
 std::string DefaultTrace() {
   const std::string local = absl::StrCat("../shared/data/", kTraceName);
 #ifdef KVSTASH_SHARED_DATA_DIR
-  if (::access(local.c_str(), R_OK) != 0) return absl::StrCat(KVSTASH_SHARED_DATA_DIR "/", kTraceName);
+  if (::access(local.c_str(), R_OK) != 0)
+    return absl::StrCat(KVSTASH_SHARED_DATA_DIR "/", kTraceName);
 #endif
   return local;
 }
@@ -39,9 +40,9 @@ absl::StatusOr<bench::RouterBenchOptions> ParseOptions(const FlagSet& flags) {
   bench::RouterBenchOptions o;
   o.trace_path = flags.Has("trace") ? flags.Get("trace") : DefaultTrace();
   const std::string route = flags.Get("route");
-  if (route != "index" && route != "hash") {
-    return absl::InvalidArgumentError(absl::StrCat("flag --route: expected index or hash, got '",
-                                                   route, "'"));
+  if (route != "index" && route != "hash" && route != "random") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --route: expected index, hash or random, got '", route, "'"));
   }
   o.route_by_index = route == "index";
   // --scale small: a seconds-long smoke run, unless the other flags say otherwise.
@@ -51,13 +52,12 @@ absl::StatusOr<bench::RouterBenchOptions> ParseOptions(const FlagSet& flags) {
     o.requests = 400;
     o.workers = 64;
   }
-  for (absl::Status s : {small ? absl::OkStatus() : GetU32(flags, "scale", 1, &o.scale),
-                         !flags.Has("workers") && small ? absl::OkStatus()
-                                                        : GetU32(flags, "workers", 1, &o.workers),
-                         GetU32(flags, "dp-ranks", 1, &o.dp_ranks),
-                         GetU32(flags, "rank-blocks", 1, &o.rank_blocks),
-                         GetU32(flags, "node-blocks", 0, &o.node_blocks),
-                         GetU32(flags, "stored-chunk", 1, &o.stored_chunk)}) {
+  for (absl::Status s :
+       {small ? absl::OkStatus() : GetU32(flags, "scale", 1, &o.scale),
+        !flags.Has("workers") && small ? absl::OkStatus() : GetU32(flags, "workers", 1, &o.workers),
+        GetU32(flags, "dp-ranks", 1, &o.dp_ranks), GetU32(flags, "rank-blocks", 1, &o.rank_blocks),
+        GetU32(flags, "node-blocks", 0, &o.node_blocks),
+        GetU32(flags, "stored-chunk", 1, &o.stored_chunk)}) {
     if (!s.ok()) return s;
   }
   if (flags.Has("requests") || !small) {
@@ -80,19 +80,23 @@ int RunBenchRouter(const Args& args) {
                 "workers x dp ranks: index events/s and placement p50/p99 latency on one core,\n"
                 "memory per indexed block, each next to a naive unordered_map in the same run.");
   flags.Bool("json", "print one JSON object instead of a table");
-  flags.String("trace", absl::StrCat("Mooncake-format JSONL trace (default: ../shared/data/",
-                                     kTraceName, ")"),
-               std::nullopt, /*optional=*/true);
+  flags.String(
+      "trace",
+      absl::StrCat("Mooncake-format JSONL trace (default: ../shared/data/", kTraceName, ")"),
+      std::nullopt, /*optional=*/true);
   flags.String("scale", "trace replicas with distinct hash salts, or 'small' for a smoke run",
                absl::StrCat(d.scale));
   flags.String("requests", "trace lines to read (0: all)", "0");
   flags.String("workers", "workers (machines)", absl::StrCat(d.workers));
   flags.String("dp-ranks", "engine dp ranks per worker", absl::StrCat(d.dp_ranks));
-  flags.String("rank-blocks", "device LRU capacity per rank, in blocks", absl::StrCat(d.rank_blocks));
+  flags.String("rank-blocks", "device LRU capacity per rank, in blocks",
+               absl::StrCat(d.rank_blocks));
   flags.String("node-blocks", "host LRU capacity of each worker's kvstash node (0: no nodes)",
                absl::StrCat(d.node_blocks));
   flags.String("stored-chunk", "block hashes per BlockStored event", absl::StrCat(d.stored_chunk));
-  flags.String("route", "index (route with the placement answer) or hash (first block's hash)",
+  flags.String("route",
+               "index (route with the placement answer), or hash / random (a hash of the first "
+               "block: random placement that keeps equal prefixes together)",
                "index");
   flags.String("seed", "seed of the engine model", absl::StrCat(d.seed));
   if (const int rc = ParseOrExit(flags, args); rc >= 0) return rc;
@@ -108,8 +112,8 @@ int RunBenchRouter(const Args& args) {
   }
   std::cerr << "router bench: " << r->requests << " requests, " << r->batches << " batches, "
             << r->events << " events (" << r->removed_events << " removed), " << r->block_ops
-            << " block ops; index holds "
-            << r->indexed_blocks << " blocks of " << r->holders << " holders\n";
+            << " block ops; index holds " << r->indexed_blocks << " blocks of " << r->holders
+            << " holders\n";
   if (flags.GetBool("json")) {
     bench::PrintJson(r->results, std::cout);
   } else {

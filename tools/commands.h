@@ -22,12 +22,12 @@ int RunUnpin(const Args& args);
 int RunErase(const Args& args);
 int RunHash(const Args& args);
 int RunRoute(const Args& args);  // kvstash route (tools/cmd_route.cc)
-int RunDemo(const Args& args);          // kvstash demo (tools/cmd_demo.cc)          // kvstash hash
-                                        // (tools/cmd_hash.cc)
-int RunBench(const Args& args);         // kvstash bench codec|tiers|service (tools/cmd_bench.cc)
+int RunDemo(const Args& args);   // kvstash demo (tools/cmd_demo.cc)
+int RunBench(const Args& args);  // kvstash bench codec|tiers|service|router (tools/cmd_bench.cc)
 int RunBenchCodec(const Args& args);    // kvstash bench codec (tools/cmd_bench.cc)
 int RunBenchTiers(const Args& args);    // kvstash bench tiers (tools/cmd_bench_tiers.cc)
 int RunBenchService(const Args& args);  // kvstash bench service (tools/cmd_bench_service.cc)
+int RunBenchRouter(const Args& args);   // kvstash bench router (tools/cmd_bench_router.cc)
 
 }  // namespace kvstash::tools
 

@@ -28,7 +28,8 @@ constexpr Command kCommands[] = {
     {"demo", "engine-like workload from a trace against a running kvstashd", RunDemo},
     {"hash", "block keys of token ids: Dynamo xxh3 chain or vLLM sha256_cbor", RunHash},
     {"route", "where a request should go: ranked (worker, dp_rank) and fetch hints", RunRoute},
-    {"bench", "benchmarks with same-run baselines: bench codec | tiers | service", RunBench},
+    {"bench", "benchmarks with same-run baselines: bench codec | tiers | service | router",
+     RunBench},
 };
 
 void PrintHelp(std::ostream& out) {

@@ -21,8 +21,8 @@ void PrintTo(const RankScore& r, std::ostream* os) {
       << " load=" << r.load << " cost=" << r.cost;
 }
 void PrintTo(const FetchHint& f, std::ostream* os) {
-  *os << f.node.worker << " m=" << static_cast<int>(f.medium) << " [" << f.start << "+"
-      << f.count << ")";
+  *os << f.node.worker << " m=" << static_cast<int>(f.medium) << " [" << f.start << "+" << f.count
+      << ")";
 }
 void PrintTo(const HolderOverlap& o, std::ostream* os) {
   *os << o.holder.worker << "/" << o.holder.dp_rank << " " << o.device << "/" << o.host << "/"
@@ -90,8 +90,8 @@ class Stream {
     std::vector<Candidate> out;
     for (const HolderId& h : holders_) {
       if (h.dp_rank >= 0 && Coin(0.4)) {
-        out.push_back({h.worker, h.dp_rank, static_cast<int64_t>(Below(4)),
-                       static_cast<int64_t>(Below(50))});
+        out.push_back(
+            {h.worker, h.dp_rank, static_cast<int64_t>(Below(4)), static_cast<int64_t>(Below(50))});
       }
     }
     if (Coin(0.3)) out.push_back({"w5", 1});  // unknown rank, known own node

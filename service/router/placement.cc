@@ -20,9 +20,9 @@ struct Walk {
     std::optional<HolderIndex> node;  // its own kvstash node, if live
     int64_t load = 0;
     uint32_t counts[kMediumCount] = {};  // device, host, disk
-    uint32_t run = 0;                     // = sum of counts
-    std::vector<uint8_t> device_at;       // per run position: R itself has it in HBM
-    uint8_t rank_media = 0;               // scratch for the current block
+    uint32_t run = 0;                    // = sum of counts
+    std::vector<uint8_t> device_at;      // per run position: R itself has it in HBM
+    uint8_t rank_media = 0;              // scratch for the current block
     uint8_t node_media = 0;
   };
   struct NodeHit {
@@ -31,7 +31,7 @@ struct Walk {
     uint8_t media;
   };
   std::vector<Cand> cands;
-  absl::flat_hash_map<HolderIndex, uint32_t> by_rank;                // rank -> cand
+  absl::flat_hash_map<HolderIndex, uint32_t> by_rank;               // rank -> cand
   absl::flat_hash_map<HolderIndex, std::vector<uint32_t>> by_node;  // own node -> cands
   std::vector<uint8_t> node_present;  // per walked block: some node holds it
   std::vector<NodeHit> node_hits;     // in position order
@@ -83,7 +83,8 @@ absl::Status ValidateRequest(const PlacementRequest& r) {
       return absl::InvalidArgumentError(absl::StrCat(at, "dp_rank: ", c.dp_rank, " < 0"));
     }
     if (c.active_blocks < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(at, "active_blocks: ", c.active_blocks, " < 0"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, "active_blocks: ", c.active_blocks, " < 0"));
     }
     if (c.queued_prefill_tokens < 0) {
       return absl::InvalidArgumentError(
@@ -244,11 +245,11 @@ absl::StatusOr<std::unique_ptr<Placement>> Placement::Create(PrefixIndex* index,
                                                              PlacementOptions options) {
   KVSTASH_CHECK(index != nullptr);
   const CostWeights& w = options.weights;
-  for (absl::Status s : {CheckWeight("weights.prefill", w.prefill),
-                         CheckWeight("weights.host", w.host), CheckWeight("weights.disk", w.disk),
-                         CheckWeight("weights.remote", w.remote),
-                         CheckWeight("weights.load", w.load),
-                         CheckWeight("approximate_ttl_s", options.approximate_ttl_s)}) {
+  for (absl::Status s :
+       {CheckWeight("weights.prefill", w.prefill), CheckWeight("weights.host", w.host),
+        CheckWeight("weights.disk", w.disk), CheckWeight("weights.remote", w.remote),
+        CheckWeight("weights.load", w.load),
+        CheckWeight("approximate_ttl_s", options.approximate_ttl_s)}) {
     if (!s.ok()) return s;
   }
   if (options.clock == nullptr) options.clock = SystemClock();
@@ -351,48 +352,52 @@ void Placement::ExpireDue() {
       KVSTASH_CHECK(s.ok());
     }
   }
-  next_expiry_.store(expiries_.empty() ? std::numeric_limits<double>::infinity()
-                                       : expiries_.front().at,
-                     std::memory_order_release);
+  next_expiry_.store(
+      expiries_.empty() ? std::numeric_limits<double>::infinity() : expiries_.front().at,
+      std::memory_order_release);
 }
 
 // -------------------------------------------------------------------- query --
 
 void Placement::AddCandidates(const PlacementRequest& request, Walk& w) const {
-  ReaderMutexLock l(&mu_);
   for (const Candidate& c : request.candidates) {
     Walk::Cand cand;
     cand.id = {c.worker, c.dp_rank};
     cand.rank = index_->Find(cand.id);
     cand.node = index_->Find({c.worker, kNodeRank});
     cand.load = c.active_blocks + CeilDiv(c.queued_prefill_tokens, request.block_size);
-    if (cand.rank) {
-      if (auto it = router_load_.find(*cand.rank); it != router_load_.end()) {
-        cand.load += it->second;
-      }
-    }
     w.Add(std::move(cand));
   }
+  AddRouterLoads(w);
 }
 
 // Ranks that hold the first block, or whose own node does.
 void Placement::Discover(uint64_t first_hash, Walk& w) const {
   std::vector<HolderIndex> ranks, nodes;
-  index_->ForEachHolder(first_hash, [&](const HolderHit& hit) {
-    (hit.node ? nodes : ranks).push_back(hit.holder);
-  });
+  index_->ForEachHolder(
+      first_hash, [&](const HolderHit& hit) { (hit.node ? nodes : ranks).push_back(hit.holder); });
   for (HolderIndex node : nodes) {
     for (HolderIndex r : index_->LiveRanksOfWorker(index_->Id(node).worker)) ranks.push_back(r);
   }
-  ReaderMutexLock l(&mu_);
   for (HolderIndex r : ranks) {
     if (w.by_rank.contains(r)) continue;
     Walk::Cand cand;
     cand.id = index_->Id(r);
     cand.rank = r;
     cand.node = index_->Find({cand.id.worker, kNodeRank});
-    if (auto it = router_load_.find(r); it != router_load_.end()) cand.load = it->second;
     w.Add(std::move(cand));
+  }
+  AddRouterLoads(w);
+}
+
+// Not under the index's locks: holding two locks at once would also cost
+// Abseil's deadlock detector a graph update per query.
+void Placement::AddRouterLoads(Walk& w) const {
+  ReaderMutexLock l(&mu_);
+  if (router_load_.empty()) return;
+  for (Walk::Cand& c : w.cands) {
+    if (!c.rank) continue;
+    if (auto it = router_load_.find(*c.rank); it != router_load_.end()) c.load += it->second;
   }
 }
 
@@ -420,8 +425,8 @@ std::vector<RankScore> Placement::Rank(const PlacementRequest& request, Walk& w,
   for (const Walk::Cand& c : w.cands) {
     RankScore s{c.id, c.counts[0], c.counts[1], c.counts[2], w.NodeRun(c.run), 0, c.load, 0};
     s.prefill = n - (s.device + s.host + s.disk + s.remote);
-    s.cost = s.prefill * wt.prefill + s.host * wt.host + s.disk * wt.disk +
-             s.remote * wt.remote + static_cast<double>(s.load) * wt.load;
+    s.cost = s.prefill * wt.prefill + s.host * wt.host + s.disk * wt.disk + s.remote * wt.remote +
+             static_cast<double>(s.load) * wt.load;
     ranked.push_back(std::move(s));
   }
   order->resize(ranked.size());

@@ -51,9 +51,11 @@
 // of the injected clock.
 //
 // Thread safety: Place and Record may be called concurrently. Place takes the
-// index's per-shard reader locks, and this class's own reader lock only for
-// the ordered set of ranks; writers of that set are rank churn, Record and
-// expiry of recorded decisions.
+// index's per-shard reader locks one at a time, and this class's own reader
+// lock briefly (router loads, the ordered set of ranks), never two at once.
+// That lock's writers are rank churn (once per change of the index's
+// holders), Record, and the expiry of recorded decisions, which runs first
+// thing in Place and Record once one is due.
 #ifndef KVSTASH_SERVICE_ROUTER_PLACEMENT_H_
 #define KVSTASH_SERVICE_ROUTER_PLACEMENT_H_
 
@@ -102,12 +104,12 @@ struct Candidate {
 };
 
 struct PlacementRequest {
-  std::vector<uint64_t> hashes;        // chained block hashes, first block first
-  std::vector<Candidate> candidates;   // empty: choose from the index
-  uint32_t block_size = 16;            // tokens per block, for queued tokens
-  double temperature = 0;              // 0: deterministic
-  uint32_t max_candidates = 8;         // answer size when candidates is empty
-  uint64_t seed = 0;                   // for the temperature sampler
+  std::vector<uint64_t> hashes;       // chained block hashes, first block first
+  std::vector<Candidate> candidates;  // empty: choose from the index
+  uint32_t block_size = 16;           // tokens per block, for queued tokens
+  double temperature = 0;             // 0: deterministic
+  uint32_t max_candidates = 8;        // answer size when candidates is empty
+  uint64_t seed = 0;                  // for the temperature sampler
 };
 
 struct RankScore {
@@ -175,6 +177,7 @@ class Placement {
   void SetLoadLocked(HolderIndex rank, int64_t delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AddCandidates(const PlacementRequest& request, Walk& walk) const ABSL_LOCKS_EXCLUDED(mu_);
   void Discover(uint64_t first_hash, Walk& walk) const ABSL_LOCKS_EXCLUDED(mu_);
+  void AddRouterLoads(Walk& walk) const ABSL_LOCKS_EXCLUDED(mu_);
   // Adds up to n live ranks not yet in `walk`, least loaded first.
   void AddIdle(size_t n, Walk& walk) const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<RankScore> Rank(const PlacementRequest& request, Walk& walk,

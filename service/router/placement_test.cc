@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -52,7 +53,8 @@ class PlacementTest : public ::testing::Test {
 
 std::vector<std::string> Names(const PlacementDecision& d) {
   std::vector<std::string> out;
-  for (const RankScore& r : d.ranked) out.push_back(absl::StrCat(r.rank.worker, "/", r.rank.dp_rank));
+  for (const RankScore& r : d.ranked)
+    out.push_back(absl::StrCat(r.rank.worker, "/", r.rank.dp_rank));
   return out;
 }
 
@@ -63,9 +65,8 @@ TEST_F(PlacementTest, CostFormulaIsPinned) {
   Store({"a", kNodeRank}, {h[3]}, Medium::kDisk);  // its own node
   Store({"n", kNodeRank}, {h[4], h[5]}, Medium::kHost);
   Store({"n", kNodeRank}, {h[7]}, Medium::kHost);  // after a gap: unusable
-  PlacementDecision d = Place({.hashes = h,
-                               .candidates = {{"a", 0, 3, 20}, {"b", 0, 0, 0}},
-                               .block_size = 16});
+  PlacementDecision d =
+      Place({.hashes = h, .candidates = {{"a", 0, 3, 20}, {"b", 0, 0, 0}}, .block_size = 16});
   ASSERT_EQ(d.ranked.size(), 2u);
   // a: 2 device, 1 host, 1 disk, 2 remote, 2 prefill; load 3 + ceil(20/16).
   EXPECT_EQ(d.ranked[0], (RankScore{{"a", 0}, 2, 1, 1, 2, 2, 5, 2 + 0.05 + 0.2 + 0.6 + 5}));
@@ -213,10 +214,9 @@ TEST_F(PlacementTest, FetchHintsPreferTheOwnNodeThenTheLongestRun) {
   PlacementDecision d = Place({.hashes = h, .candidates = {{"a", 0}}});
   // Own run 0..3 (device 2, host 2), remote 4..7 (4), prefill 1.
   EXPECT_EQ(d.ranked[0], (RankScore{{"a", 0}, 2, 2, 0, 4, 1, 0, 1 + 0.1 + 1.2}));
-  EXPECT_THAT(d.fetch_hints,
-              ElementsAre(FetchHint{{"a", kNodeRank}, Medium::kHost, 2, 2},
-                          FetchHint{{"n2", kNodeRank}, Medium::kHost, 4, 3},
-                          FetchHint{{"n2", kNodeRank}, Medium::kDisk, 7, 1}));
+  EXPECT_THAT(d.fetch_hints, ElementsAre(FetchHint{{"a", kNodeRank}, Medium::kHost, 2, 2},
+                                         FetchHint{{"n2", kNodeRank}, Medium::kHost, 4, 3},
+                                         FetchHint{{"n2", kNodeRank}, Medium::kDisk, 7, 1}));
 }
 
 TEST_F(PlacementTest, FetchHintTiesGoToTheFirstNodeName) {
@@ -228,7 +228,9 @@ TEST_F(PlacementTest, FetchHintTiesGoToTheFirstNodeName) {
 }
 
 TEST_F(PlacementTest, BadRequestsNameTheField) {
-  auto message = [&](PlacementRequest r) { return std::string(placement_->Place(r).status().message()); };
+  auto message = [&](PlacementRequest r) {
+    return std::string(placement_->Place(r).status().message());
+  };
   EXPECT_THAT(message({.block_size = 0}), ::testing::HasSubstr("block_size"));
   EXPECT_THAT(message({.temperature = -1}), ::testing::HasSubstr("temperature"));
   EXPECT_THAT(message({.temperature = NAN}), ::testing::HasSubstr("temperature"));
@@ -244,6 +246,48 @@ TEST_F(PlacementTest, BadRequestsNameTheField) {
   absl::StatusOr<std::unique_ptr<Placement>> bad =
       Placement::Create(index_.get(), {.weights = {.disk = -1}});
   EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("weights.disk"));
+}
+
+// Queries, recorded decisions, their expiry and rank churn all at once; run
+// under TSan too.
+TEST_F(PlacementTest, ConcurrentPlaceRecordAndEvents) {
+  Reset(0.001);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {  // an engine publishing events, sometimes vanishing
+    for (int r = 0; r < 400; ++r) {
+      const HolderId me{absl::StrCat("e", r % 5), r % 2};
+      Store(me, {1000, 1001, static_cast<uint64_t>(1002 + r % 7)});
+      Store({absl::StrCat("e", r % 5), kNodeRank}, {1000, 1001, 1002, 1003}, Medium::kHost);
+      if (r % 40 == 0) index_->RemoveHolder(me);
+    }
+  });
+  threads.emplace_back([&] {  // the router recording its own decisions
+    for (int r = 0; !done.load(); ++r) {
+      ASSERT_TRUE(placement_->Record({absl::StrCat("a", r % 3), 0}, Blocks(1 + r % 6)).ok());
+      clock_.Advance(100'000);
+    }
+  });
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t r = 0; !done.load(); ++r) {
+        PlacementRequest q{.hashes = Blocks(1 + r % 6), .temperature = t * 0.5, .seed = r};
+        if (r % 2) q.candidates = {{"e1", 1, 3}, {"a0", 0}, {"zz", 0, 0, 100}};
+        absl::StatusOr<PlacementDecision> d = placement_->Place(q);
+        ASSERT_TRUE(d.ok()) << d.status();
+        if (r % 2) {
+          EXPECT_EQ(d->ranked.size(), 3u);
+        }
+      }
+    });
+  }
+  threads[0].join();
+  done = true;
+  for (size_t t = 1; t < threads.size(); ++t) threads[t].join();
+  clock_.Advance(1'000'000'000);
+  PlacementDecision d = Place({.hashes = Blocks(6), .candidates = {{"a0", 0}}});
+  EXPECT_EQ(d.ranked[0].device, 0u);  // every recorded decision has expired
+  EXPECT_EQ(d.ranked[0].load, 0);
 }
 
 }  // namespace

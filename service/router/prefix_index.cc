@@ -67,8 +67,7 @@ PrefixIndex::~PrefixIndex() {
 }
 
 int64_t PrefixIndex::HeapBytes(const Block& b) {
-  return b.entries.capacity() > 1 ? static_cast<int64_t>(b.entries.capacity() * sizeof(Entry))
-                                  : 0;
+  return b.entries.capacity() > 1 ? static_cast<int64_t>(b.entries.capacity() * sizeof(Entry)) : 0;
 }
 
 PrefixIndex::HolderSlot& PrefixIndex::Slot(HolderIndex h) const {
@@ -140,6 +139,7 @@ void PrefixIndex::Revive(HolderSlot& slot) {
 bool PrefixIndex::CountEntry(HolderSlot& slot, uint32_t generation) {
   uint64_t s = slot.state.load(std::memory_order_acquire);
   while ((s >> 32) == generation) {
+    KVSTASH_CHECK((s & kCountMask) < kCountMask);
     if (slot.state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
       live_entries_.fetch_add(1, std::memory_order_relaxed);
       return true;
@@ -270,9 +270,8 @@ absl::Status PrefixIndex::Validate(const EventBatch& batch) const {
           absl::StrCat("events[", i, "].kind: ", static_cast<int>(e.kind), " is not an event"));
     }
     if (e.medium && static_cast<int>(*e.medium) >= kMediumCount) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("events[", i, "].medium: ", static_cast<int>(*e.medium),
-                       " is not a medium"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "events[", i, "].medium: ", static_cast<int>(*e.medium), " is not a medium"));
     }
   }
   return absl::OkStatus();
@@ -423,16 +422,14 @@ void PrefixIndex::CompactClockLocked(Shard& s) {
 
 // ------------------------------------------------------------------ queries --
 
-void PrefixIndex::ForEachHolder(uint64_t hash,
-                                absl::FunctionRef<void(const HolderHit&)> fn) const {
+void PrefixIndex::ForEachHolder(uint64_t hash, absl::FunctionRef<void(const HolderHit&)> fn) const {
   const Shard& s = ShardOf(hash);
   ReaderMutexLock l(&s.mu);
   auto it = s.blocks.find(hash);
   if (it == s.blocks.end()) return;
   for (const Entry& e : it->second.entries) {
     if (IsStale(e)) continue;
-    fn(HolderHit{e.holder, static_cast<uint8_t>(e.media & kAllMedia),
-                 (e.media & kNodeFlag) != 0});
+    fn(HolderHit{e.holder, static_cast<uint8_t>(e.media & kAllMedia), (e.media & kNodeFlag) != 0});
   }
 }
 

@@ -42,9 +42,9 @@ TEST(PrefixIndexTest, StoredWithoutMediumIsDevice) {
 
 TEST(PrefixIndexTest, EachBlockCountsTowardTheFastestMediumHeld) {
   PrefixIndex index;
-  Apply(index, kA,
-        {Stored({1, 2, 3}, Medium::kDisk), Stored({1}, Medium::kDevice),
-         Stored({2}, Medium::kHost)});
+  Apply(
+      index, kA,
+      {Stored({1, 2, 3}, Medium::kDisk), Stored({1}, Medium::kDevice), Stored({2}, Medium::kHost)});
   EXPECT_THAT(index.Overlaps(std::vector<uint64_t>{1, 2, 3}), ElementsAre(Ov(kA, 1, 1, 1)));
 }
 
@@ -158,8 +158,7 @@ TEST(PrefixIndexTest, HashesUseAll64Bits) {
   Apply(index, kA, {Stored({negative})});
   EXPECT_THAT(index.Overlaps(std::vector<uint64_t>{negative}), ElementsAre(Ov(kA, 1)));
   EXPECT_THAT(index.Overlaps(std::vector<uint64_t>{negative & ~(uint64_t{1} << 63)}), IsEmpty());
-  EXPECT_THAT(index.Overlaps(std::vector<uint64_t>{0xfffffffffffffffbull}),
-              ElementsAre(Ov(kA, 1)));
+  EXPECT_THAT(index.Overlaps(std::vector<uint64_t>{0xfffffffffffffffbull}), ElementsAre(Ov(kA, 1)));
 }
 
 TEST(PrefixIndexTest, BadBatchesAreRejectedWholeAndNameTheField) {

@@ -7,7 +7,7 @@
 namespace kvstash::router {
 namespace {
 
-constexpr uint8_t kDevice = 1, kHost = 2, kDisk = 4;
+constexpr uint8_t kDevice = 1, kHost = 2;  // MediumBit(); disk is whatever is left
 
 Medium Fastest(uint8_t media) {
   if (media & kDevice) return Medium::kDevice;
@@ -205,7 +205,8 @@ PlacementDecision ReferenceIndex::Place(const PlacementRequest& request,
     }
   } else {
     for (const Candidate& c : request.candidates) {
-      const int64_t queued = (c.queued_prefill_tokens + request.block_size - 1) / request.block_size;
+      const int64_t queued =
+          (c.queued_prefill_tokens + request.block_size - 1) / request.block_size;
       all.push_back(
           Score({c.worker, c.dp_rank}, c.active_blocks + queued, request.hashes, weights));
     }
