@@ -10,6 +10,7 @@ using Common = import "common.capnp";
 using BlockKey = Common.BlockKey;
 using Tier = Common.Tier;
 using Events = import "events.capnp";
+using RouterApi = import "router.capnp";
 
 enum Format {
   bf16 @0;
@@ -138,6 +139,8 @@ interface Node {
   events @9 () -> (source :Events.EventSource);
   # This node's KV events (blocks stored in / removed from each tier), for
   # routers (events.capnp).
+  router @10 () -> (router :RouterApi.Router);
+  # The node's router: placement hints and workers (router.capnp).
   # A new put window of `bytes` (Unix socket only: the fd must travel).
   # Bounded per window and in total across clients (the error names the limit).
 }

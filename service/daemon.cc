@@ -216,7 +216,7 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
 
     NodeLimits limits;
     limits.max_batch_blocks = options_.max_batch_blocks;
-    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits, events_.get()),
+    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits, events_.get(), router_.get()),
                     options_.max_connections, options_.max_message_bytes);
     kj::Promise<void> flushing = FlushEvents(io.provider->getTimer()).eagerlyEvaluate(nullptr);
     router_->StartNodeEvents(io.provider->getNetwork(), io.provider->getTimer());

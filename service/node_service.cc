@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/status_wire.h"
 #include "service/proto_convert.h"
+#include "service/router/router_rpc.h"
 #include "tiers/block.h"
 
 namespace kvstash::service {
@@ -152,12 +153,22 @@ void DeviceRefToProto(const tiers::DeviceTier::Export& e, proto::DeviceRef::Buil
 
 }  // namespace
 
-NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events)
+NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events,
+                         router::RouterService* router)
     : manager_(manager),
       host_(FindTier<tiers::HostTier>(manager)),
       device_(FindTier<tiers::DeviceTier>(manager)),
       limits_(limits),
-      events_(events) {}
+      events_(events),
+      router_(router) {}
+
+kj::Promise<void> NodeService::router(RouterContext context) {
+  if (router_ == nullptr) {
+    proto::ThrowStatus(absl::FailedPreconditionError("this kvstashd runs no router"));
+  }
+  context.getResults().setRouter(kj::heap<router::RouterRpc>(router_));
+  return kj::READY_NOW;
+}
 
 kj::Promise<void> NodeService::events(EventsContext context) {
   if (events_ == nullptr) {

@@ -35,6 +35,7 @@
 #include "absl/types/span.h"
 #include "proto/node.capnp.h"
 #include "service/node_events.h"
+#include "service/router/router_service.h"
 #include "tiers/device_tier.h"
 #include "tiers/host_tier.h"
 #include "tiers/shm_arena.h"
@@ -52,8 +53,10 @@ struct NodeLimits {
 class NodeService final : public proto::Node::Server {
  public:
   // `manager` must outlive the service.
-  // `events` (may be null: events() then fails) must outlive the service.
-  NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events = nullptr);
+  // `events` and `router` (may be null: events() / router() then fail) must
+  // outlive the service.
+  NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events = nullptr,
+              router::RouterService* router = nullptr);
 
  protected:
   kj::Promise<void> lookup(LookupContext context) override;
@@ -66,6 +69,7 @@ class NodeService final : public proto::Node::Server {
   kj::Promise<void> arena(ArenaContext context) override;
   kj::Promise<void> putWindow(PutWindowContext context) override;
   kj::Promise<void> events(EventsContext context) override;
+  kj::Promise<void> router(RouterContext context) override;
 
  private:
   // Zero-copy: the stored block, pinned in the host arena, when it is there
@@ -90,6 +94,7 @@ class NodeService final : public proto::Node::Server {
   tiers::DeviceTier* const device_;  // nullptr without a device tier
   const NodeLimits limits_;
   NodeEventLog* const events_;
+  router::RouterService* const router_;
   std::atomic<uint64_t> window_bytes_{0};  // held by live put windows
 };
 

@@ -153,3 +153,146 @@ TEST_F(NodeServiceTest, WindowsAreBoundedEachAndInTotalAndFreedWhenDropped) {
 
 }  // namespace
 }  // namespace kvstash::service
+
+namespace kvstash::service {
+namespace {
+
+// A sink that records what the node pushes.
+class RecordingSink final : public proto::EventSink::Server {
+ public:
+  struct Seen {
+    uint64_t seq;
+    bool snapshot;
+    size_t stored = 0, removed = 0, cleared = 0;
+  };
+  explicit RecordingSink(std::vector<Seen>* out) : out_(out) {}
+
+ protected:
+  kj::Promise<void> push(PushContext context) override {
+    auto b = context.getParams().getBatch();
+    Seen s{b.getSeq(), b.getSnapshot()};
+    for (auto e : b.getEvents()) {
+      s.stored += e.isStored();
+      s.removed += e.isRemoved();
+      s.cleared += e.isCleared();
+    }
+    out_->push_back(s);
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::vector<Seen>* out_;
+};
+
+// Node.events() and Node.router() through the node capability: snapshot for a
+// new subscriber, live batches after, replay from a seq, and the router's API.
+class NodeEventsTest : public ::testing::Test {
+ protected:
+  NodeEventsTest()
+      : loop_(std::make_unique<kj::EventLoop>()), scope_(std::make_unique<kj::WaitScope>(*loop_)) {
+    NodeEventLogOptions eo;
+    eo.node = "n1";
+    eo.tier_kinds = {proto::Tier::HOST};
+    log_ = std::make_unique<NodeEventLog>(eo);
+    router::RouterServiceOptions ro;
+    ro.node_id = "n1";
+    ro.tier_media = {router::Medium::kHost};
+    router_ = *router::RouterService::Create(ro);
+    tiers::HostTierOptions ho;
+    ho.capacity_bytes = 8 << 20;
+    std::vector<tiers::TierConfig> tiers;
+    tiers.push_back(tiers::TierConfig{*tiers::HostTier::Create(ho), false});
+    tiers::TierManagerOptions mo;
+    mo.on_copy_change = [this](const tiers::CopyChange& c) {
+      log_->OnCopyChange(c);
+      router_->OnCopyChange(c);
+    };
+    manager_ = *tiers::TierManager::Create(mo, std::move(tiers), Env::Default());
+    node_ = std::make_unique<proto::Node::Client>(
+        kj::heap<NodeService>(manager_.get(), NodeLimits{}, log_.get(), router_.get()));
+  }
+
+  void Put(uint64_t key) {
+    std::string payload(kBf16Bytes, '\0');
+    tiers::PutRequest r;
+    r.key = Key(key);
+    r.geometry = kTiny;
+    r.payload = payload;
+    ASSERT_TRUE(manager_->Put(r).ok());
+  }
+
+  proto::Subscription::Client Subscribe(std::vector<RecordingSink::Seen>* seen, uint64_t from) {
+    auto source = node_->eventsRequest().send().getSource();
+    auto req = source.subscribeRequest();
+    req.setSink(kj::heap<RecordingSink>(seen));
+    req.setFromSeq(from);
+    return req.send().wait(*scope_).getHandle();
+  }
+
+  std::unique_ptr<kj::EventLoop> loop_;
+  std::unique_ptr<kj::WaitScope> scope_;
+  std::unique_ptr<NodeEventLog> log_;
+  std::unique_ptr<router::RouterService> router_;
+  std::unique_ptr<tiers::TierManager> manager_;
+  std::unique_ptr<proto::Node::Client> node_;
+};
+
+TEST_F(NodeEventsTest, SnapshotThenLiveThenReplayFromASeq) {
+  Put(1);
+  Put(2);
+  log_->Flush(1000);  // seq 1: two stored
+  std::vector<RecordingSink::Seen> a;
+  auto handle_a = Subscribe(&a, 0);
+  loop_->run();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_TRUE(a[0].snapshot);
+  EXPECT_EQ(a[0].seq, 1u);
+  EXPECT_EQ(a[0].cleared, 1u);
+  EXPECT_EQ(a[0].stored, 2u);
+
+  Put(3);
+  ASSERT_TRUE(manager_->Erase(Key(1)).ok());
+  log_->Flush(2000);  // seq 2
+  loop_->run();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_FALSE(a[1].snapshot);
+  EXPECT_EQ(a[1].seq, 2u);
+  EXPECT_EQ(a[1].stored, 1u);
+  EXPECT_EQ(a[1].removed, 1u);
+
+  std::vector<RecordingSink::Seen> b;  // resumes after seq 1: gets exactly seq 2
+  auto handle_b = Subscribe(&b, 2);
+  loop_->run();
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].seq, 2u);
+  EXPECT_FALSE(b[0].snapshot);
+
+  std::vector<RecordingSink::Seen> c;  // a seq the node never had: snapshot
+  auto handle_c = Subscribe(&c, 99);
+  loop_->run();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_TRUE(c[0].snapshot);
+  EXPECT_EQ(c[0].stored, 2u);  // blocks 2 and 3
+
+  EXPECT_EQ(log_->subscribers(), 3u);
+  handle_b = nullptr;  // dropping the handle unsubscribes
+  loop_->run();
+  EXPECT_EQ(log_->subscribers(), 2u);
+}
+
+TEST_F(NodeEventsTest, TheNodeServesItsRouter) {
+  Put(7);
+  auto router = node_->routerRequest().send().getRouter();
+  auto req = router.placementRequest();
+  req.initRequest().initBlockHashes(1).set(0, 7);
+  req.getRequest().initCandidates(1)[0].setWorker("engine-1");
+  auto resp = req.send().wait(*scope_);
+  ASSERT_EQ(resp.getCandidates().size(), 1u);
+  EXPECT_EQ(resp.getCandidates()[0].getRemote(), 1u);  // the node's own host block
+  auto workers = router.workersRequest().send().wait(*scope_);
+  ASSERT_EQ(workers.getWorkers().size(), 1u);
+  EXPECT_EQ(std::string(workers.getWorkers()[0].getWorker().cStr()), "n1");
+}
+
+}  // namespace
+}  // namespace kvstash::service

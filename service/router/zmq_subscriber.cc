@@ -310,8 +310,11 @@ absl::StatusOr<Replayed> EngineEventSubscriber::Impl::FetchReplay(Worker& w, uin
     if (!*ready) return absl::DeadlineExceededError("no complete answer in time");
     absl::StatusOr<std::vector<std::string>> frames = w.replay->Recv(ZMQ_DONTWAIT);
     if (!frames.ok()) return frames.status();
-    // Replies are (empty, seq, payload); tolerate a server that omits the delimiter.
-    if (frames->size() == 3 && (*frames)[0].empty()) frames->erase(frames->begin());
+    // Replies are (empty, seq, payload) up to vLLM 0.25 and (empty, topic,
+    // seq, payload) from 0.26; the end marker is (empty, -1, empty). Tolerate
+    // a server that omits the delimiter.
+    if (frames->size() >= 3 && (*frames)[0].empty()) frames->erase(frames->begin());
+    if (frames->size() == 3) frames->erase(frames->begin());  // the topic
     if (frames->size() != 2) {
       return absl::InvalidArgumentError(
           absl::StrCat("malformed reply of ", frames->size(), " frames"));
@@ -385,13 +388,16 @@ absl::StatusOr<std::unique_ptr<EngineEventSubscriber>> EngineEventSubscriber::Cr
     SubscriberOptions options, BatchCallback on_batch, ResyncCallback on_resync) {
   KVSTASH_CHECK(on_batch != nullptr);
   if (options.engines.empty()) return absl::InvalidArgumentError("no engine endpoints");
-  absl::flat_hash_set<std::string> names;
+  // One worker may have several streams: vLLM with --data-parallel-size N
+  // publishes rank r on its port + r. A (worker, endpoint) pair is one stream.
+  absl::flat_hash_set<std::string> streams;
   for (const EngineEndpoint& e : options.engines) {
     if (e.worker.empty() || e.endpoint.empty()) {
       return absl::InvalidArgumentError("engine endpoint needs a worker name and an endpoint");
     }
-    if (!names.insert(e.worker).second) {
-      return absl::InvalidArgumentError(absl::StrCat("duplicate worker \"", e.worker, "\""));
+    if (!streams.insert(absl::StrCat(e.worker, "=", e.endpoint)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate engine stream \"", e.worker, "=", e.endpoint, "\""));
     }
   }
   absl::StatusOr<std::unique_ptr<ZmqContext>> ctx = ZmqContext::Create();

@@ -17,7 +17,8 @@
 //     disconnected): when the worker has a replay endpoint, a DEALER socket
 //     sends vLLM's replay request (empty delimiter, start seq as 8 bytes
 //     big-endian; the publisher's ROUTER sees (identity, empty, start)) and
-//     reads (empty, seq, payload) replies until seq == -1 (the end marker);
+//     reads (empty, seq, payload) replies -- (empty, topic, seq, payload)
+//     from vLLM 0.26 -- until seq == -1 (the end marker);
 //     the missing batches are delivered in order, duplicates dropped. When
 //     there is no replay endpoint, the reply does not cover the whole gap (the
 //     publisher's buffer moved on), a reply is malformed or the replay times
@@ -112,7 +113,9 @@ class EngineEventSubscriber {
   using ResyncCallback = std::function<void(const std::string& worker)>;
 
   // Creates the sockets (binding or connecting each endpoint) and starts the
-  // thread. InvalidArgument for no engines, an empty or duplicate worker name
+  // thread. A worker may have several streams (vLLM publishes data-parallel
+  // rank r on its port + r). InvalidArgument for no engines, an empty worker
+  // name, a (worker, endpoint) pair given twice
   // or a bad endpoint; Unavailable when a bind address is taken.
   // REQUIRES: on_batch is set. on_resync may be empty.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<EngineEventSubscriber>> Create(

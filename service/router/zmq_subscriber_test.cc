@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -175,8 +176,14 @@ class FakeEngine {
   }
   // As vLLM's _service_replay: (identity, empty, seq, payload) per batch, then
   // (identity, empty, -1, empty).
-  void Reply(const std::string& identity, uint64_t seq, const std::string& payload) {
-    ASSERT_TRUE(replay_->Send({identity, "", Be64(seq), payload}).ok());
+  // From vLLM 0.26 batches carry the topic: (identity, empty, topic, seq, payload).
+  void Reply(const std::string& identity, uint64_t seq, const std::string& payload,
+             std::optional<std::string> topic = std::nullopt) {
+    if (topic) {
+      ASSERT_TRUE(replay_->Send({identity, "", *topic, Be64(seq), payload}).ok());
+    } else {
+      ASSERT_TRUE(replay_->Send({identity, "", Be64(seq), payload}).ok());
+    }
   }
   void EndReply(const std::string& identity) { Reply(identity, ~uint64_t{0}, ""); }
 
@@ -372,6 +379,24 @@ TEST_F(SubscriberTest, GapIsFilledFromTheReplayRouter) {
   EXPECT_EQ(s.messages, 3u);  // replies do not come through the SUB socket
 }
 
+// vLLM >= 0.26 puts the topic in replayed batches (the end marker has none).
+TEST_F(SubscriberTest, GapIsFilledFromATopicFramedReplay) {
+  engine_->BindReplay();
+  StartConnected(engine_->replay_endpoint());
+  engine_->Publish(0, StoredBatch(100), "kv@w");
+  ASSERT_TRUE(collector_.WaitForSeq(0));
+  engine_->Publish(3, StoredBatch(103), "kv@w");
+  auto [identity, start] = engine_->ReadReplayRequest();
+  EXPECT_EQ(start, 1u);
+  engine_->Reply(identity, 1, StoredBatch(101), "kv@w");
+  engine_->Reply(identity, 2, StoredBatch(102), "");
+  engine_->EndReply(identity);
+  ASSERT_TRUE(collector_.WaitForSeq(3));
+  EXPECT_THAT(RealSeqs(collector_.Take()), ElementsAre(0u, 1u, 2u, 3u));
+  EXPECT_EQ(Stats0().replays, 1u);
+  EXPECT_EQ(Stats0().replay_failures, 0u);
+}
+
 TEST_F(SubscriberTest, GapWithoutReplayResyncsTheWorker) {
   StartConnected();
   engine_->Publish(0, StoredBatch(1, /*dp_rank=*/1));
@@ -501,7 +526,9 @@ TEST(SubscriberCreateTest, RejectsBadConfigurations) {
   EXPECT_TRUE(absl::IsInvalidArgument(create({})));
   EXPECT_TRUE(absl::IsInvalidArgument(create({{"", "tcp://127.0.0.1:1", ""}})));
   EXPECT_TRUE(absl::IsInvalidArgument(
-      create({{"a", "tcp://127.0.0.1:1", ""}, {"a", "tcp://127.0.0.1:2", ""}})));
+      create({{"a", "tcp://127.0.0.1:1", ""}, {"a", "tcp://127.0.0.1:1", ""}})));
+  // One worker, one stream per data-parallel rank (vLLM: port + rank).
+  EXPECT_TRUE(create({{"a", "tcp://127.0.0.1:1", ""}, {"a", "tcp://127.0.0.1:2", ""}}).ok());
   EXPECT_TRUE(absl::IsInvalidArgument(create({{"a", "nonsense", ""}})));
   // Connecting to a port nobody listens on is fine: ZMQ retries in the background.
   EXPECT_TRUE(create({{"a", "tcp://127.0.0.1:1", ""}}).ok());
