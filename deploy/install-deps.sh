@@ -16,7 +16,7 @@ PACKAGES=(
   # cluster and baselines
   etcd-server etcd-client redis-server
   # Python tools for interop tests (Debian's /usr/bin/python3)
-  python3 python3-numpy python3-cbor2 python3-msgpack python3-zmq python3-pytest
+  python3 python3-numpy python3-cbor2 python3-msgpack python3-zmq python3-pytest python3-venv
 )
 
 missing=()
