@@ -8,9 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/router/event_payloads_testing.h"
 #include "service/router/placement.h"
 #include "service/router/prefix_index.h"
 #include "service/router/reference_index.h"
+#include "service/router/vllm_events.h"
 
 namespace kvstash::router {
 
@@ -157,6 +159,100 @@ void Count(const PlacementDecision& d, Coverage& c) {
   }
 }
 
+// What the index sees of an engine's batch: encoded as vLLM publishes it --
+// array or map form, hashes as u64, signed i64 or big-endian bytes, medium
+// strings or nil -- and decoded by the router's own decoder. The reference
+// gets the batch as generated, so the two meet only if the wire round trip
+// is exact.
+void Hash(router_testing::Pack& p, uint64_t h, uint64_t form) {
+  if (form == 0) {
+    p.U64(h);
+  } else if (form == 1) {
+    p.I64(static_cast<int64_t>(h));
+  } else {
+    std::string bytes(form == 2 ? 8 : 32, '\0');
+    for (int i = 0; i < 8; ++i) bytes[bytes.size() - 1 - i] = static_cast<char>(h >> (8 * i));
+    p.Bin(bytes);
+  }
+}
+
+void Medium(router_testing::Pack& p, std::optional<Medium> m) {
+  if (!m) {
+    p.Nil();
+  } else {
+    p.Str(*m == Medium::kDevice ? "GPU" : *m == Medium::kHost ? "CPU" : "DISK");
+  }
+}
+
+void EncodeEvent(Stream& s, const KvEvent& e, bool map_form, router_testing::Pack& p) {
+  const uint64_t form = s.Below(4);
+  auto hashes = [&] {
+    p.Array(static_cast<uint32_t>(e.block_hashes.size()));
+    for (uint64_t h : e.block_hashes) Hash(p, h, form);
+  };
+  if (e.kind == KvEvent::Kind::kCleared) {
+    map_form ? p.Map(1).Str("type").Str("AllBlocksCleared") : p.Array(1).Str("AllBlocksCleared");
+  } else if (e.kind == KvEvent::Kind::kRemoved) {
+    if (map_form) {
+      p.Map(3).Str("type").Str("BlockRemoved").Str("block_hashes");
+      hashes();
+      p.Str("medium");
+    } else {
+      p.Array(3).Str("BlockRemoved");
+      hashes();
+    }
+    Medium(p, e.medium);
+  } else if (map_form) {
+    p.Map(6).Str("type").Str("BlockStored").Str("block_hashes");
+    hashes();
+    p.Str("parent_block_hash");
+    e.parent_hash ? Hash(p, *e.parent_hash, form) : void(p.Nil());
+    p.Str("token_ids").Array(0).Str("block_size").Int(16).Str("medium");
+    Medium(p, e.medium);
+  } else {
+    p.Array(7).Str("BlockStored");
+    hashes();
+    e.parent_hash ? Hash(p, *e.parent_hash, form) : void(p.Nil());
+    p.Array(0).Int(16).Nil();
+    Medium(p, e.medium);
+  }
+}
+
+EventBatch OverTheWire(Stream& s, const EventBatch& b) {
+  const bool map_form = s.Coin(0.5);
+  router_testing::Pack p;
+  p.Array(3).F64(b.timestamp + 0.5).Array(static_cast<uint32_t>(b.events.size()));
+  for (const KvEvent& e : b.events) EncodeEvent(s, e, map_form, p);
+  p.Int(b.holder.dp_rank);
+  absl::StatusOr<EventBatch> decoded = DecodeVllmBatch(p.str());
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
+  if (!decoded.ok()) return b;
+  decoded->holder = b.holder;  // the subscription names the worker
+  decoded->seq = b.seq;
+  EXPECT_EQ(decoded->events.size(), b.events.size());
+  for (size_t i = 0; i < b.events.size() && i < decoded->events.size(); ++i) {
+    const KvEvent& want = b.events[i];
+    const KvEvent& got = decoded->events[i];
+    EXPECT_EQ(got.kind, want.kind) << i;
+    EXPECT_EQ(got.block_hashes, want.block_hashes) << i;
+    EXPECT_EQ(got.medium, want.medium) << i << (map_form ? " map" : " array");
+    if (want.kind == KvEvent::Kind::kStored) EXPECT_EQ(got.parent_hash, want.parent_hash) << i;
+  }
+  return *std::move(decoded);
+}
+
+std::string Dump(const PrefixIndex& index, const std::vector<uint64_t>& hashes) {
+  std::string out;
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    absl::StrAppend(&out, "\n  pos ", i, " hash ", hashes[i], ":");
+    index.ForEachHolder(hashes[i], [&](const HolderHit& h) {
+      absl::StrAppend(&out, " ", index.Id(h.holder).worker, "/", index.Id(h.holder).dp_rank, "=",
+                      h.media);
+    });
+  }
+  return out;
+}
+
 void Query(Stream& s, PrefixIndex& index, Placement& placement, const ReferenceIndex& ref,
            Coverage& coverage) {
   PlacementRequest r;
@@ -169,7 +265,10 @@ void Query(Stream& s, PrefixIndex& index, Placement& placement, const ReferenceI
   ASSERT_TRUE(got.ok()) << got.status();
   const PlacementDecision want = ref.Place(r, placement.weights());
   EXPECT_EQ(got->ranked, want.ranked) << r.candidates.size() << " candidates";
-  EXPECT_EQ(got->fetch_hints, want.fetch_hints);
+  EXPECT_EQ(got->fetch_hints, want.fetch_hints)
+      << "best " << (want.ranked.empty() ? "none" : want.ranked[0].rank.worker) << "/"
+      << (want.ranked.empty() ? 0 : want.ranked[0].rank.dp_rank) << " of " << want.ranked.size()
+      << ", hashes " << r.hashes.size() << Dump(index, r.hashes);
   Count(want, coverage);
 }
 
@@ -190,7 +289,9 @@ void RunOne(uint64_t seed, Coverage& coverage) {
     if (op < 80) {
       EventBatch b{h, now, static_cast<uint64_t>(step), {}};
       for (uint64_t n = 1 + s.Below(3); n > 0; --n) b.events.push_back(s.AnyEvent());
-      ASSERT_TRUE(index.Apply(b).ok());
+      // Engines' batches cross the wire in either encoding; nodes' do not
+      // (Cap'n Proto).
+      ASSERT_TRUE(index.Apply(h.dp_rank >= 0 ? OverTheWire(s, b) : b).ok());
       ref.Apply(b);
     } else if (op < 84) {
       EXPECT_EQ(index.RemoveHolder(h), ref.RemoveHolder(h));

@@ -409,6 +409,8 @@ void Placement::AddIdle(size_t n, Walk& w) const {
     Walk::Cand cand;
     cand.id = index_->Id(it->rank);
     cand.rank = it->rank;
+    // Its own node may still hold later blocks: fetch hints prefer it.
+    cand.node = index_->Find({cand.id.worker, kNodeRank});
     if (auto load = router_load_.find(it->rank); load != router_load_.end()) {
       cand.load = load->second;
     }
