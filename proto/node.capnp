@@ -69,6 +69,7 @@ struct PutBlock {
   payload @5 :Data;
   priority @6 :UInt8;
   windowOffset @7 :UInt64;  # PutWindow.commit only: where the payload starts in the window
+  nodeLocal @8 :Bool;       # in a cluster: keep it on this node (not pushed to its owners)
 }
 
 struct TierStats {
@@ -118,13 +119,15 @@ interface Node {
   lookup @0 (keys :List(BlockKey)) -> (matched :UInt32, tiers :List(Tier));
   # Longest prefix of `keys` held in any tier, and the tier of each of those.
 
-  get @1 (keys :List(BlockKey), format :Format, zeroCopy :Bool, deviceIpc :Bool)
-      -> (blocks :List(BlockResult), lease :Lease);
+  get @1 (keys :List(BlockKey), format :Format, zeroCopy :Bool, deviceIpc :Bool,
+          localOnly :Bool) -> (blocks :List(BlockResult), lease :Lease);
   # Blocks in `format` (converted when stored otherwise). With zeroCopy and a
   # stored block already in `format` in the host tier, a SlotRef instead of
   # inline bytes; the slots stay valid until `lease` is released or dropped.
   # With deviceIpc, a stored block already in `format` in the device tier
-  # comes back as a DeviceRef, pinned by the same lease.
+  # comes back as a DeviceRef, pinned by the same lease. In a cluster, a
+  # block missing here is pulled from its owners (tier remote) unless
+  # localOnly (what nodes set when they ask each other).
 
   put @2 (blocks :List(PutBlock)) -> (stored :UInt32);
   # Validates the whole batch first (nothing is stored if any block is
@@ -141,6 +144,9 @@ interface Node {
   # routers (events.capnp).
   router @10 () -> (router :RouterApi.Router);
   # The node's router: placement hints and workers (router.capnp).
+  holds @11 (keys :List(BlockKey)) -> (tiers :List(Tier));
+  # Where this node holds each key (none when not here): what a cluster
+  # member asks an owner for the keys past its own prefix. Never asks others.
   # A new put window of `bytes` (Unix socket only: the fd must travel).
   # Bounded per window and in total across clients (the error names the limit).
 }

@@ -15,8 +15,10 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 #include "proto/status_wire.h"
 #include "service/admin_http.h"
+#include "service/cluster_node.h"
 #include "service/node_service.h"
 #include "service/stats_export.h"
 #include "service/tier_setup.h"
@@ -214,17 +216,50 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
         absl::StrCat(options_.listen_address.substr(0, options_.listen_address.rfind(':')), ":",
                      tcp_listener->getPort());
 
+    std::unique_ptr<ClusterNode> cluster;  // cluster mode (--etcd)
+    if (!options_.etcd.empty()) {
+      absl::StatusOr<std::unique_ptr<ClusterNode>> c = ClusterNode::Create(
+          options_, info.tcp_address, io.provider->getNetwork(), io.provider->getTimer());
+      if (!c.ok()) return c.status();
+      cluster = *std::move(c);
+      // The router follows every member's tier events, as --node-events would.
+      router::RouterService* r = router_.get();
+      cluster->OnPeers([r](const std::vector<remote::RemoteMember>& peers) {
+        std::vector<router::NodePeer> nodes;
+        for (const remote::RemoteMember& m : peers) nodes.push_back({m.node_id, m.rpc_address});
+        r->SetClusterPeers(std::move(nodes));
+      });
+    }
     NodeLimits limits;
     limits.max_batch_blocks = options_.max_batch_blocks;
-    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits, events_.get(), router_.get()),
+    RpcListener rpc(kj::heap<NodeService>(manager_.get(), limits, events_.get(), router_.get(),
+                                          cluster ? cluster->remote() : nullptr),
                     options_.max_connections, options_.max_message_bytes);
     kj::Promise<void> flushing = FlushEvents(io.provider->getTimer()).eagerlyEvaluate(nullptr);
     router_->StartNodeEvents(io.provider->getNetwork(), io.provider->getTimer());
+    // Capabilities must die on their event loop, which ends with this scope;
+    // the router and the event log outlive it.
+    KJ_DEFER({
+      router_->StopNodeEvents();
+      events_->Close();
+    });
     rpc.Listen(*unix_listener, true);
     rpc.Listen(*tcp_listener, false);
 
     AdminHttpServer admin(io.provider->getTimer(), &metrics_);
-    admin.SetReadinessCheck([] { return absl::OkStatus(); });
+    ClusterNode* c = cluster.get();
+    admin.SetReadinessCheck([c] { return c != nullptr ? c->Ready() : absl::OkStatus(); });
+    if (c != nullptr) {
+      KVSTASH_CHECK(admin
+                        .AddRoute(kj::HttpMethod::GET, "/v1/cluster",
+                                  [c](const HttpRequest&) {
+                                    HttpResponse r;
+                                    r.content_type = "application/json";
+                                    r.body = c->Json();
+                                    return r;
+                                  })
+                        .ok());
+    }
     admin.SetStatsSource([this]() -> absl::StatusOr<std::string> { return StatsJson(); });
     router_->AddRoutes(admin);
     absl::StatusOr<kj::Own<kj::NetworkAddress>> http_addr =
@@ -236,11 +271,25 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
     info.http_address = absl::StrCat(
         options_.http_address.substr(0, options_.http_address.rfind(':')), ":", *http_port);
 
+    if (cluster) {  // serving before registering: peers may call at once
+      absl::Status joined = cluster->Start().wait(io.waitScope);
+      if (!joined.ok()) {
+        ::unlink(options_.socket_path.c_str());
+        return absl::Status(
+            joined.code(), absl::StrCat("--etcd: cannot join cluster '", options_.cluster, "' as '",
+                                        options_.node_id, "': ", joined.message()));
+      }
+    }
     on_ready(info);
     io.unixEventPort.onSignal(SIGTERM)
         .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
         .wait(io.waitScope);
     std::cerr << "kvstashd: signal received, draining\n";
+    if (cluster) {
+      absl::Status left = cluster->Leave().wait(io.waitScope);
+      if (!left.ok()) std::cerr << "kvstashd: leaving the cluster: " << left.message() << "\n";
+    }
+
   } catch (const kj::Exception& e) {
     ::unlink(options_.socket_path.c_str());
     return proto::StatusFromException(e);

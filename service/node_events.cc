@@ -63,7 +63,13 @@ void NodeEventLog::OnCopyChange(const tiers::CopyChange& c) {
 
 proto::EventSource::Client NodeEventLog::Source() { return kj::heap<SourceImpl>(this); }
 
+void NodeEventLog::Close() {
+  subs_.clear();
+  tasks_ = nullptr;
+}
+
 void NodeEventLog::Flush(int64_t now_nanos) {
+  if (tasks_.get() == nullptr) return;  // closed
   Sealed batch;
   {
     MutexLock lock(&mu_);
@@ -87,6 +93,7 @@ void NodeEventLog::Flush(int64_t now_nanos) {
 }
 
 void NodeEventLog::Subscribe(uint64_t id, proto::EventSink::Client sink, uint64_t from_seq) {
+  if (tasks_.get() == nullptr) return;  // closed
   Subscriber& s = subs_.emplace(id, Subscriber{kj::mv(sink)}).first->second;
   // Heartbeats take a seq but hold nothing, so the ring (non-empty batches
   // only) can replay from any seq after the last batch it dropped.

@@ -61,6 +61,9 @@ class NodeEventLog {
   void Flush(int64_t now_nanos);
   // A capability serving EventSource.subscribe. Event-loop thread.
   proto::EventSource::Client Source();
+  // Drops every subscriber and pending push; call on the event loop before
+  // it ends (capabilities must die on their loop). Flush() is a no-op after.
+  void Close();
 
   uint64_t seq() const { return seq_; }
   size_t subscribers() const { return subs_.size(); }

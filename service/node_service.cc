@@ -13,13 +13,6 @@
 namespace kvstash::service {
 namespace {
 
-std::vector<tiers::BlockKey> KeysOrThrow(capnp::List<proto::BlockKey>::Reader keys,
-                                         size_t max_batch) {
-  absl::StatusOr<std::vector<tiers::BlockKey>> k = KeysFromProto(keys, max_batch);
-  if (!k.ok()) proto::ThrowStatus(k.status());
-  return *std::move(k);
-}
-
 // A validated put, holding views into the request message.
 struct PendingPut {
   tiers::PutRequest request;
@@ -154,13 +147,14 @@ void DeviceRefToProto(const tiers::DeviceTier::Export& e, proto::DeviceRef::Buil
 }  // namespace
 
 NodeService::NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events,
-                         router::RouterService* router)
+                         router::RouterService* router, remote::RemoteBlocks* remote)
     : manager_(manager),
       host_(FindTier<tiers::HostTier>(manager)),
       device_(FindTier<tiers::DeviceTier>(manager)),
       limits_(limits),
       events_(events),
-      router_(router) {}
+      router_(router),
+      remote_(remote) {}
 
 kj::Promise<void> NodeService::router(RouterContext context) {
   if (router_ == nullptr) {
@@ -210,6 +204,7 @@ kj::Promise<void> NodeService::lookup(LookupContext context) {
   const std::vector<tiers::BlockKey> keys =
       KeysOrThrow(context.getParams().getKeys(), limits_.max_batch_blocks);
   const tiers::LookupResult r = manager_->Lookup(keys);
+  if (remote_ != nullptr && r.prefix < keys.size()) return RemoteLookup(context, keys, r);
   auto results = context.getResults();
   results.setMatched(static_cast<uint32_t>(r.prefix));
   auto tiers = results.initTiers(static_cast<unsigned>(r.tiers.size()));
@@ -228,6 +223,8 @@ kj::Promise<void> NodeService::get(GetContext context) {
   auto blocks = context.getResults().initBlocks(static_cast<unsigned>(keys.size()));
   std::vector<tiers::HostTier::MappedBlock> pins;
   std::vector<tiers::DeviceTier::Export> device_pins;
+  std::vector<size_t> missing;  // to ask the owners for (cluster mode)
+  const bool ask_owners = remote_ != nullptr && !params.getLocalOnly();
   for (size_t i = 0; i < keys.size(); ++i) {
     proto::BlockResult::Builder out = blocks[i];
     KeyToProto(keys[i], out.initKey());
@@ -235,6 +232,7 @@ kj::Promise<void> NodeService::get(GetContext context) {
       if (std::optional<tiers::DeviceTier::Export> e = ExportFromDevice(keys[i], format)) {
         DeviceRefToProto(*e, out.initDevice());
         out.setTier(proto::Tier::DEVICE);
+        manager_->NoteRead(keys[i]);
         device_pins.push_back(*std::move(e));
         continue;
       }
@@ -245,6 +243,7 @@ kj::Promise<void> NodeService::get(GetContext context) {
         slot.setOffset(m->location.offset);
         slot.setLength(m->location.length);
         out.setTier(proto::Tier::HOST);
+        manager_->NoteRead(keys[i]);
         pins.push_back(*std::move(m));
         continue;
       }
@@ -253,6 +252,7 @@ kj::Promise<void> NodeService::get(GetContext context) {
     if (absl::IsNotFound(r.status()) || absl::IsDataLoss(r.status())) {
       out.setMissing();
       out.setTier(proto::Tier::NONE);
+      if (ask_owners) missing.push_back(i);
       continue;
     }
     if (!r.ok()) proto::ThrowStatus(r.status());
@@ -263,6 +263,7 @@ kj::Promise<void> NodeService::get(GetContext context) {
     out.setTier(TierKind(manager_->tier(r->tier)->name()));
   }
   context.getResults().setLease(kj::heap<LeaseImpl>(std::move(pins), std::move(device_pins)));
+  if (!missing.empty()) return FillFromOwners(context, keys, format, std::move(missing));
   return kj::READY_NOW;
 }
 
@@ -278,10 +279,12 @@ uint32_t NodeService::StoreBatch(capnp::List<proto::PutBlock>::Reader blocks,
       proto::ThrowStatus(s);
   }
   uint32_t stored = 0;
-  for (PendingPut& p : pending) {
+  for (size_t i = 0; i < pending.size(); ++i) {
+    PendingPut& p = pending[i];
     p.request.scales = p.scales;
     if (absl::Status s = manager_->Put(p.request); !s.ok()) proto::ThrowStatus(s);
     ++stored;
+    if (remote_ != nullptr && !blocks[i].getNodeLocal()) PushToOwners(p.request);
   }
   return stored;
 }
@@ -370,7 +373,10 @@ kj::Promise<void> NodeService::erase(EraseContext context) {
 
 kj::Promise<void> NodeService::stats(StatsContext context) {
   const tiers::TierManagerStats s = manager_->Stats();
-  StatsToProto(s, context.getResults().initTiers(static_cast<unsigned>(s.tiers.size())));
+  auto out = context.getResults().initTiers(static_cast<unsigned>(s.tiers.size()) +
+                                            (remote_ != nullptr ? 1 : 0));
+  StatsToProto(s, out);
+  if (remote_ != nullptr) RemoteStatsToProto(out[s.tiers.size()]);
   return kj::READY_NOW;
 }
 

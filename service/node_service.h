@@ -10,7 +10,7 @@
 // host tier in the requested format is returned as a SlotRef into the arena
 // that arena() shares by fd; the slots stay pinned (never reused, even when
 // evicted) until the returned Lease is released or dropped. Other blocks are
-// copied inline. Zero-copy reads do not refresh the block's LRU position.
+// copied inline. Zero-copy reads count as hits and refresh the LRU position.
 //
 // Device IPC (get with deviceIpc): a block held in the device tier in the
 // requested format comes back as a DeviceRef (the arena's CUDA IPC handle,
@@ -35,6 +35,7 @@
 #include "absl/types/span.h"
 #include "proto/node.capnp.h"
 #include "service/node_events.h"
+#include "service/remote/remote_blocks.h"
 #include "service/router/router_service.h"
 #include "tiers/device_tier.h"
 #include "tiers/host_tier.h"
@@ -55,8 +56,10 @@ class NodeService final : public proto::Node::Server {
   // `manager` must outlive the service.
   // `events` and `router` (may be null: events() / router() then fail) must
   // outlive the service.
+  // `remote` (may be null: single node) turns on cluster mode: local misses
+  // are asked of the key's owners, and stored blocks pushed to them.
   NodeService(tiers::TierManager* manager, NodeLimits limits, NodeEventLog* events = nullptr,
-              router::RouterService* router = nullptr);
+              router::RouterService* router = nullptr, remote::RemoteBlocks* remote = nullptr);
 
  protected:
   kj::Promise<void> lookup(LookupContext context) override;
@@ -70,6 +73,7 @@ class NodeService final : public proto::Node::Server {
   kj::Promise<void> putWindow(PutWindowContext context) override;
   kj::Promise<void> events(EventsContext context) override;
   kj::Promise<void> router(RouterContext context) override;
+  kj::Promise<void> holds(HoldsContext context) override;
 
  private:
   // Zero-copy: the stored block, pinned in the host arena, when it is there
@@ -78,6 +82,17 @@ class NodeService final : public proto::Node::Server {
                                                           kernels::Format format);
 
   class PutWindowImpl;
+
+  // Cluster mode (node_service_remote.cc). The prefix past `local`, from the
+  // owners of the keys after it.
+  kj::Promise<void> RemoteLookup(LookupContext context, std::vector<tiers::BlockKey> keys,
+                                 tiers::LookupResult local);
+  // Pulls results[missing] from their owners, caches them here, and answers
+  // them in `format` (tier remote).
+  kj::Promise<void> FillFromOwners(GetContext context, std::vector<tiers::BlockKey> keys,
+                                   kernels::Format format, std::vector<size_t> missing);
+  void PushToOwners(const tiers::PutRequest& request);
+  void RemoteStatsToProto(proto::TierStats::Builder out) const;
 
   // Validates the whole batch, then stores it (Node.put, PutWindow.commit).
   // `window`: where payloads live, empty for inline payloads. Throws the
@@ -95,6 +110,7 @@ class NodeService final : public proto::Node::Server {
   const NodeLimits limits_;
   NodeEventLog* const events_;
   router::RouterService* const router_;
+  remote::RemoteBlocks* const remote_;
   std::atomic<uint64_t> window_bytes_{0};  // held by live put windows
 };
 

@@ -121,6 +121,36 @@ absl::Status SetSeconds(absl::string_view text, double& out) {
   return absl::OkStatus();
 }
 
+absl::Status SetPositiveSeconds(absl::string_view text, double& out) {
+  absl::StatusOr<double> v = ParseNonNegative(text);
+  if (!v.ok()) return v.status();
+  if (*v <= 0 || *v > 86400) {
+    return absl::OutOfRangeError(absl::StrCat("'", text, "' is outside (0, 86400] seconds"));
+  }
+  out = *v;
+  return absl::OkStatus();
+}
+
+// "http://host:port[,http://host:port...]".
+absl::Status SetEtcd(absl::string_view text, std::string& out) {
+  out.clear();
+  if (text.empty()) return absl::OkStatus();  // single node
+  for (absl::string_view url : absl::StrSplit(text, ',')) {
+    std::string ignored;
+    if (!absl::StartsWith(url, "http://") ||
+        !SetAddress(
+             url.substr(7, url.find('/', 7) == absl::string_view::npos ? absl::string_view::npos
+                                                                       : url.find('/', 7) - 7),
+             ignored)
+             .ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", url, "' is not an etcd endpoint like http://127.0.0.1:2379 (https: not yet)"));
+    }
+  }
+  out = std::string(text);
+  return absl::OkStatus();
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "kvstash-node";
@@ -269,6 +299,31 @@ constexpr OptionSpec kOptions[] = {
      [](const OptionsEnvironment&) { return HostName(); },
      [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.node_id); },
      [](const DaemonOptions& o) { return o.node_id; }},
+    {"etcd", "URL[,URL...]",
+     "cluster mode: etcd v3 endpoints (http://host:2379,...); without it the node runs alone",
+     [](const OptionsEnvironment&) { return std::string(); },
+     [](absl::string_view t, DaemonOptions& o) { return SetEtcd(t, o.etcd); },
+     [](const DaemonOptions& o) { return o.etcd; }},
+    {"cluster", "NAME", "cluster name: nodes of one cluster share blocks (etcd key prefix)",
+     [](const OptionsEnvironment&) { return std::string("default"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetPath(t, o.cluster); },
+     [](const DaemonOptions& o) { return o.cluster; }},
+    {"replicas", "R", "cluster mode: owners of each shared block (rendezvous hashing)",
+     [](const OptionsEnvironment&) { return std::string("1"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetU32InRange(t, 16, o.replicas); },
+     [](const DaemonOptions& o) { return absl::StrCat(o.replicas); }},
+    {"remote-timeout-s", "SECONDS",
+     "cluster mode: the longest a request waits for another node before counting a miss",
+     [](const OptionsEnvironment&) { return std::string("2"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       return SetPositiveSeconds(t, o.remote_timeout_s);
+     },
+     [](const DaemonOptions& o) { return FormatDouble(o.remote_timeout_s); }},
+    {"lease-ttl-s", "SECONDS",
+     "cluster mode: etcd lease TTL; a dead node's blocks become misses within about this long",
+     [](const OptionsEnvironment&) { return std::string("5"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetPositiveSeconds(t, o.lease_ttl_s); },
+     [](const DaemonOptions& o) { return FormatDouble(o.lease_ttl_s); }},
     {"router-silent-s", "SECONDS",
      "forget an engine worker's blocks after this long without events (0: never)",
      [](const OptionsEnvironment&) { return std::string("600"); },

@@ -56,7 +56,14 @@ struct DaemonOptions {
   // Other kvstash nodes whose KV events to ingest over Cap'n Proto, each
   // "NODE=HOST:PORT" (the peer's --node-id and --listen).
   std::vector<std::string> node_events;
-  std::string node_id;                  // --node-id: this node's name in events and placement
+  std::string node_id;  // --node-id: this node's name in events and placement
+  // Cluster mode (issue 6): etcd endpoints ("" = single node), cluster name,
+  // replication factor of shared blocks, remote call timeout, lease TTL.
+  std::string etcd;
+  std::string cluster;
+  uint32_t replicas = 1;
+  double remote_timeout_s = 2;
+  double lease_ttl_s = 5;
   double router_silent_s = 0;           // drop a worker's entries after this long without events
   uint64_t router_max_blocks = 0;       // most blocks the prefix index holds
   double router_approximate_ttl_s = 0;  // >0: remember own placements this long

@@ -117,6 +117,25 @@ TEST(DaemonOptions, ErrorsNameTheFlag) {
   EXPECT_THAT(ErrorOf({"--data-dir", "/" + std::string(200, 'd')}), HasSubstr("--socket: '/ddd"));
 }
 
+TEST(DaemonOptions, ClusterAndRouterFlags) {
+  absl::StatusOr<DaemonOptions> o = Parse({"--etcd", "http://10.0.0.1:2379,http://10.0.0.2:2379",
+                                           "--replicas=2", "--engine-events", "w1=tcp://h:5557",
+                                           "--engine-events=w1=tcp://h:5558;replay=tcp://h:5560",
+                                           "--node-events", "b=10.0.0.6:7411"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->etcd, "http://10.0.0.1:2379,http://10.0.0.2:2379");
+  EXPECT_EQ(o->replicas, 2u);
+  EXPECT_EQ(o->engine_events,
+            (std::vector<std::string>{"w1=tcp://h:5557", "w1=tcp://h:5558;replay=tcp://h:5560"}));
+  EXPECT_EQ(o->node_events, std::vector<std::string>{"b=10.0.0.6:7411"});
+  EXPECT_THAT(ErrorOf({"--etcd", "https://h:2379"}), HasSubstr("--etcd: 'https://h:2379' is not"));
+  EXPECT_THAT(ErrorOf({"--replicas=0"}), HasSubstr("--replicas: '0' is outside"));
+  EXPECT_THAT(ErrorOf({"--engine-events", "w1"}), HasSubstr("is not WORKER=ENDPOINT"));
+  EXPECT_THAT(ErrorOf({"--engine-events", "w1=http://h:1"}), HasSubstr("must start with tcp://"));
+  EXPECT_THAT(ErrorOf({"--node-events", "b=nowhere"}), HasSubstr("is not NODE=HOST:PORT"));
+  EXPECT_THAT(ErrorOf({"--lease-ttl-s=0"}), HasSubstr("--lease-ttl-s: '0' is outside"));
+}
+
 TEST(DaemonOptions, HelpIsGeneratedFromTheTable) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--host-gib=-5", "--help"}, {"--help", "--bogus"}, {"-h"}}) {

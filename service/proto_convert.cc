@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "proto/status_wire.h"
 
 namespace kvstash::service {
 
@@ -96,6 +97,13 @@ proto::Tier TierKind(absl::string_view name) {
   if (name == "disk") return proto::Tier::DISK;
   if (name == "remote") return proto::Tier::REMOTE;
   return proto::Tier::NONE;
+}
+
+std::vector<tiers::BlockKey> KeysOrThrow(capnp::List<proto::BlockKey>::Reader keys,
+                                         size_t max_batch) {
+  absl::StatusOr<std::vector<tiers::BlockKey>> k = KeysFromProto(keys, max_batch);
+  if (!k.ok()) proto::ThrowStatus(k.status());
+  return *std::move(k);
 }
 
 void StatsToProto(const tiers::TierManagerStats& stats,

@@ -17,6 +17,9 @@ namespace kvstash::service {
 // A digest of at most 32 bytes, zero-extended (u64 hashes: 8 LE bytes).
 absl::StatusOr<tiers::BlockKey> KeyFromProto(proto::BlockKey::Reader key, size_t index);
 void KeyToProto(const tiers::BlockKey& key, proto::BlockKey::Builder out);
+// KeysFromProto, throwing its error across the wire (status_wire.h).
+std::vector<tiers::BlockKey> KeysOrThrow(capnp::List<proto::BlockKey>::Reader keys,
+                                         size_t max_batch);
 absl::StatusOr<std::vector<tiers::BlockKey>> KeysFromProto(
     capnp::List<proto::BlockKey>::Reader keys, size_t max_batch);
 

@@ -116,6 +116,15 @@ LookupResult TierManager::Lookup(absl::Span<const BlockKey> keys) const {
   return out;
 }
 
+void TierManager::NoteRead(const BlockKey& key) {
+  MutexLock lock(&mu_);
+  IndexEntry* e = index_.Find(key);
+  if (e == nullptr || e->present == 0) return;
+  index_.Touch(key, e->Fastest(), env_.clock->NowNanos());
+  e->hits++;
+  hits_++;
+}
+
 absl::StatusOr<GetResult> TierManager::Get(const BlockKey& key,
                                            std::optional<kernels::Format> format) {
   for (int attempt = 0; attempt < kGetAttempts; ++attempt) {

@@ -119,12 +119,16 @@ class TierManager {
   // `format`: what to return; nullopt returns the stored format as is.
   [[nodiscard]] absl::StatusOr<GetResult> Get(const BlockKey& key,
                                               std::optional<kernels::Format> format);
+  // A read that bypassed Get (a zero-copy view of a tier's memory): refreshes
+  // the block's LRU position and counts the hit. No-op for an unknown key.
+  void NoteRead(const BlockKey& key);
   [[nodiscard]] absl::Status Erase(const BlockKey& key);
   [[nodiscard]] absl::Status Pin(const BlockKey& key);
   [[nodiscard]] absl::Status Unpin(const BlockKey& key);
   TierManagerStats Stats() const;
 
   int tier_count() const { return static_cast<int>(tiers_.size()); }
+  kernels::Format storage_format() const { return options_.storage_format; }
   Tier* tier(int i) const { return tiers_[i].tier.get(); }
 
  private:

@@ -121,6 +121,20 @@ TEST_F(TierManagerTest, CopyChangesAreReportedPerTier) {
   EXPECT_THAT(seen, ::testing::ElementsAre("+0:1", "+1:1", "-0:1", "+0:2^", "-0:2^"));
 }
 
+// A zero-copy read (NoteRead) keeps a block warm like a Get does.
+TEST_F(TierManagerTest, NoteReadRefreshesTheLruAndCountsTheHit) {
+  Build(2, 0);
+  ASSERT_TRUE(Put(1).ok());
+  ASSERT_TRUE(Put(2).ok());
+  clock_.Advance(10);
+  m_->NoteRead(Key(1));
+  ASSERT_TRUE(Put(3).ok());  // evicts the least recently used: 2
+  EXPECT_EQ(Where({1, 2, 3}), (std::vector<int>{0, -1, 0}));
+  EXPECT_EQ(m_->Stats().hits, 1u);
+  m_->NoteRead(Key(99));  // unknown: nothing happens
+  EXPECT_EQ(m_->Stats().hits, 1u);
+}
+
 TEST_F(TierManagerTest, PutLandsInTheFastestTierAndGetsBackAsStored) {
   Build(4, 8);
   ASSERT_TRUE(Put(1).ok());

@@ -17,12 +17,6 @@ constexpr double kFirstBackoffS = 0.2;
 constexpr double kMaxBackoffS = 5.0;
 constexpr uint64_t kMaxMessageBytes = uint64_t{256} << 20;
 
-class LogErrors final : public kj::TaskSet::ErrorHandler {
- public:
-  void taskFailed(kj::Exception&&) override {}  // each peer loop handles its own errors
-};
-LogErrors log_errors;
-
 std::optional<Medium> MediumOf(proto::Tier t) {
   switch (t) {
     case proto::Tier::DEVICE:
@@ -84,6 +78,7 @@ struct NodeEventSubscriber::Peer {
   NodePeerStats stats;
   double backoff_s = kFirstBackoffS;
   std::optional<proto::Subscription::Client> handle;  // keeps the node pushing
+  std::optional<kj::Promise<void>> loop;              // dropping it cancels the session
 };
 
 // Applies the pushed batches of one peer.
@@ -145,24 +140,52 @@ class NodeEventSubscriber::Sink final : public proto::EventSink::Server {
 NodeEventSubscriber::NodeEventSubscriber(PrefixIndex* index, std::vector<NodePeer> peers,
                                          std::function<double()> now)
     : index_(index), now_(std::move(now)) {
-  for (NodePeer& p : peers) {
-    auto peer = std::make_unique<Peer>();
-    peer->stats.node = p.node;
-    peer->stats.address = p.address;
-    peer->config = std::move(p);
-    peers_.push_back(std::move(peer));
-  }
+  SetPeers(std::move(peers));
 }
 
-NodeEventSubscriber::~NodeEventSubscriber() {
-  tasks_ = nullptr;  // cancels the loops before the peers they refer to go
-}
+NodeEventSubscriber::~NodeEventSubscriber() { Stop(); }
 
 void NodeEventSubscriber::Start(kj::Network& network, kj::Timer& timer) {
   network_ = &network;
   timer_ = &timer;
-  tasks_ = kj::heap<kj::TaskSet>(log_errors);
-  for (auto& p : peers_) tasks_->add(RunPeer(*p));
+  for (auto& [id, p] : peers_) Launch(*p);
+}
+
+void NodeEventSubscriber::Launch(Peer& p) {
+  if (network_ == nullptr || p.loop) return;
+  p.loop = RunPeer(p).eagerlyEvaluate(nullptr);
+}
+
+void NodeEventSubscriber::SetPeers(std::vector<NodePeer> peers) {
+  std::map<std::string, NodePeer> next;
+  for (NodePeer& p : peers) next[p.node] = std::move(p);
+  for (auto it = peers_.begin(); it != peers_.end();) {
+    auto n = next.find(it->first);
+    if (n != next.end() && n->second.address == it->second->config.address) {
+      ++it;
+      continue;
+    }
+    it->second->loop.reset();  // cancels the session; its connection goes with it
+    it->second->handle.reset();
+    index_->RemoveHolder(HolderId{it->first, kNodeRank});
+    it = peers_.erase(it);
+  }
+  for (auto& [id, config] : next) {
+    if (peers_.contains(id)) continue;
+    auto peer = std::make_unique<Peer>();
+    peer->stats.node = config.node;
+    peer->stats.address = config.address;
+    peer->config = std::move(config);
+    Launch(*peer);
+    peers_.emplace(id, std::move(peer));
+  }
+}
+
+void NodeEventSubscriber::Stop() {
+  for (auto& [id, p] : peers_) {
+    p->loop.reset();
+    p->handle.reset();
+  }
 }
 
 kj::Promise<void> NodeEventSubscriber::RunPeer(Peer& p) {
@@ -213,7 +236,7 @@ void NodeEventSubscriber::Disconnected(Peer& p, const kj::Exception* why) {
 
 std::vector<NodePeerStats> NodeEventSubscriber::Stats() const {
   std::vector<NodePeerStats> out;
-  for (const auto& p : peers_) out.push_back(p->stats);
+  for (const auto& [id, p] : peers_) out.push_back(p->stats);
   return out;
 }
 

@@ -5,7 +5,8 @@
 // (NODE, kNodeRank): stored/removed per tier (device, host, disk), cleared,
 // snapshots. Every push, heartbeats included, touches the holder.
 //
-// A dropped connection removes the peer's entries at once (a router must not
+// Peers are fixed (the flag) or follow cluster membership (SetPeers). A
+// dropped connection removes the peer's entries at once (a router must not
 // send requests to blocks it can no longer vouch for), then reconnects with
 // backoff (0.2 s doubling to 5 s) and resubscribes from 0, which gets a fresh
 // snapshot. A batch naming another node is an error that drops the
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,8 +62,15 @@ class NodeEventSubscriber {
   NodeEventSubscriber& operator=(const NodeEventSubscriber&) = delete;
 
   // Starts one connection loop per peer on the calling thread's event loop;
-  // they run until the subscriber is destroyed.
+  // they run until Stop() or SetPeers() drops them.
   void Start(kj::Network& network, kj::Timer& timer);
+  // Replaces the peer set (e.g. from cluster membership): new peers are
+  // subscribed to (once started), departed ones dropped with their entries;
+  // peers whose address is unchanged keep their connection.
+  void SetPeers(std::vector<NodePeer> peers);
+  // Drops every connection. REQUIRES: called on the event loop, before it
+  // goes away (capabilities must die on their loop).
+  void Stop();
   std::vector<NodePeerStats> Stats() const;
 
  private:
@@ -71,13 +80,13 @@ class NodeEventSubscriber {
   kj::Promise<void> RunPeer(Peer& p);
   kj::Promise<void> Session(Peer& p);
   void Disconnected(Peer& p, const kj::Exception* why);
+  void Launch(Peer& p);
 
   PrefixIndex* const index_;
   const std::function<double()> now_;
-  std::vector<std::unique_ptr<Peer>> peers_;
+  std::map<std::string, std::unique_ptr<Peer>> peers_;  // by node id
   kj::Network* network_ = nullptr;
   kj::Timer* timer_ = nullptr;
-  kj::Own<kj::TaskSet> tasks_;
 };
 
 }  // namespace kvstash::router

@@ -1,5 +1,6 @@
 #include "service/router/router_service.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -35,19 +36,16 @@ absl::StatusOr<std::unique_ptr<RouterService>> RouterService::Create(RouterServi
   absl::StatusOr<std::unique_ptr<Placement>> p = Placement::Create(r->index_.get(), po);
   if (!p.ok()) return p.status();
   r->placement_ = *std::move(p);
-  if (!r->options_.node_events.empty()) {
-    std::vector<NodePeer> peers;
-    for (const std::string& spec : r->options_.node_events) {
-      absl::StatusOr<NodePeer> peer = ParseNodePeer(spec);
-      if (!peer.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("--node-events: ", peer.status().message()));
-      }
-      peers.push_back(*std::move(peer));
+  for (const std::string& spec : r->options_.node_events) {
+    absl::StatusOr<NodePeer> peer = ParseNodePeer(spec);
+    if (!peer.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--node-events: ", peer.status().message()));
     }
-    RouterService* self = r.get();
-    r->nodes_ = std::make_unique<NodeEventSubscriber>(r->index_.get(), std::move(peers),
-                                                      [self] { return self->Now(); });
+    r->static_peers_.push_back(*std::move(peer));
   }
+  RouterService* self = r.get();
+  r->nodes_ = std::make_unique<NodeEventSubscriber>(r->index_.get(), r->static_peers_,
+                                                    [self] { return self->Now(); });
   if (r->options_.engine_events.empty()) return r;
 
   SubscriberOptions so;
@@ -60,7 +58,6 @@ absl::StatusOr<std::unique_ptr<RouterService>> RouterService::Create(RouterServi
     }
     so.engines.push_back(*std::move(e));
   }
-  RouterService* self = r.get();
   absl::StatusOr<std::unique_ptr<EngineEventSubscriber>> s =
       EngineEventSubscriber::Create(std::move(so), [self](EventBatch batch) {
         const absl::Status applied = self->index_->Apply(batch, self->Now());
@@ -169,7 +166,7 @@ service::HttpResponse RouterService::HandleWorkers() {
   }
   absl::StrAppend(&out, "],\"nodes\":[");
   first = true;
-  for (const NodePeerStats& n : nodes_ ? nodes_->Stats() : std::vector<NodePeerStats>{}) {
+  for (const NodePeerStats& n : nodes_->Stats()) {
     absl::StrAppend(&out, first ? "" : ",", "{\"node\":", service::JsonString(n.node),
                     ",\"address\":", service::JsonString(n.address),
                     ",\"connected\":", n.connected ? "true" : "false", ",\"batches\":", n.batches,
@@ -189,8 +186,20 @@ service::HttpResponse RouterService::HandleWorkers() {
 }
 
 void RouterService::StartNodeEvents(kj::Network& network, kj::Timer& timer) {
-  if (nodes_) nodes_->Start(network, timer);
+  nodes_->Start(network, timer);
 }
+
+void RouterService::SetClusterPeers(std::vector<NodePeer> peers) {
+  for (const NodePeer& p : static_peers_) {
+    if (std::none_of(peers.begin(), peers.end(),
+                     [&](const NodePeer& q) { return q.node == p.node; })) {
+      peers.push_back(p);
+    }
+  }
+  nodes_->SetPeers(std::move(peers));
+}
+
+void RouterService::StopNodeEvents() { nodes_->Stop(); }
 
 void RouterService::AddRoutes(service::AdminHttpServer& http) {
   KVSTASH_CHECK(http.AddRoute(kj::HttpMethod::POST, "/v1/placement",

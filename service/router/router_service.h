@@ -73,6 +73,12 @@ class RouterService {
   // Starts the subscriptions to other nodes' events (--node-events) on the
   // calling thread's event loop, which must be the one serving HTTP.
   void StartNodeEvents(kj::Network& network, kj::Timer& timer);
+  // Cluster mode: the other members, whose KV events are followed too (on
+  // top of --node-events). Event-loop thread.
+  void SetClusterPeers(std::vector<NodePeer> peers);
+  // Drops the connections to other nodes; call on the event loop before it
+  // ends.
+  void StopNodeEvents();
 
   // Adds POST /v1/placement and GET /v1/workers.
   void AddRoutes(service::AdminHttpServer& http);
@@ -100,7 +106,8 @@ class RouterService {
   std::unique_ptr<PrefixIndex> index_;
   std::unique_ptr<Placement> placement_;
   std::unique_ptr<EngineEventSubscriber> subscriber_;
-  std::unique_ptr<NodeEventSubscriber> nodes_;  // null without --node-events
+  std::vector<NodePeer> static_peers_;  // --node-events
+  std::unique_ptr<NodeEventSubscriber> nodes_;
   std::atomic<uint64_t> placements_{0};
   std::atomic<uint64_t> placement_errors_{0};
   std::atomic<uint64_t> engine_batches_{0};

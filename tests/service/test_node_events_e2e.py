@@ -86,6 +86,17 @@ def test_a_peer_nodes_blocks_drive_remote_overlap_and_survive_its_restart(tmp_pa
             a.stop()
 
 
+def test_nodes_following_each_other_stop_cleanly(tmp_path):
+    a = Daemon(tmp_path / "a", "--host-gib", "0.01", "--disk-gib", "0", "--node-id", "a")
+    b = Daemon(tmp_path / "b", "--host-gib", "0.01", "--disk-gib", "0", "--node-id", "b",
+               "--node-events", "a=%s" % a.tcp)
+    wait_for("b to follow a", lambda: b.http_json("/v1/workers")["nodes"][0]["connected"])
+    rc_b, err_b = b.stop()  # while its subscription to a is live
+    rc_a, err_a = a.stop()  # while b's subscription to it was live
+    assert rc_b == 0 and "stopped cleanly" in err_b, err_b
+    assert rc_a == 0 and "stopped cleanly" in err_a, err_a
+
+
 def test_a_misnamed_peer_is_reported_not_trusted(tmp_path):
     a = Daemon(tmp_path / "a", "--host-gib", "0.01", "--disk-gib", "0", "--node-id", "real-name")
     b = Daemon(tmp_path / "b", "--host-gib", "0.01", "--disk-gib", "0",
