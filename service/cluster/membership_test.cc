@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "service/cluster/cluster_test_fixture.h"
 
