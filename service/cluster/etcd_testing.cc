@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -177,8 +178,29 @@ void EtcdProcess::Kill() {
   pid_ = -1;
 }
 
+// SIGSTOP is asynchronous: a thread running on another CPU may still answer
+// a request after kill() returns. Wait until every thread of etcd is stopped
+// (state 'T' in /proc/<pid>/task/*/stat), so the caller's next request really
+// meets a silent server.
 void EtcdProcess::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  const std::string tasks = absl::StrCat("/proc/", pid_, "/task");
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    bool all_stopped = true;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream in(task.path() / "stat");
+      std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const size_t paren = stat.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T') {
+        all_stopped = false;
+        break;
+      }
+    }
+    if (all_stopped) return;
+    usleep(2000);
+  }
 }
 
 void EtcdProcess::Resume() {
