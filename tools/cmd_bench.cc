@@ -12,14 +12,16 @@ namespace kvstash::tools {
 namespace {
 
 constexpr char kBenchHelp[] =
-    "usage: kvstash bench codec|tiers|service|router [flags]\n\n"
+    "usage: kvstash bench codec|tiers|service|router|transport [flags]\n\n"
     "  codec   CPU NVFP4/MXFP4/FP8 codec GB/s vs memcpy and vs the scalar reference\n"
     "          (runs the kvstash_codec_bench Google Benchmark binary)\n"
     "  tiers   host and disk tier GB/s vs memcpy and vs plain file I/O\n"
     "  service kvstashd put/get GB/s and ops/s from 1 and 8 client processes vs the\n"
     "          in-process tier manager and vs Redis SET/GET of the same bytes\n"
     "  router  prefix index events/s and placement p50/p99 on a Mooncake trace over\n"
-    "          1k workers x 4 dp ranks vs a naive unordered_map (one core)\n\n"
+    "          1k workers x 4 dp ranks vs a naive unordered_map (one core)\n"
+    "  transport UCX block get GB/s between two processes over tcp and shared memory vs\n"
+    "          ucx_perftest on the same transport and vs Redis GET of the same blocks\n\n"
     "Every bench takes --json to print {\"machine\", \"results\": [...]}.\n";
 
 // The Google Benchmark binary sits in the build tree next to ours:
@@ -60,8 +62,9 @@ int RunBench(const Args& args) {
   if (args[0] == "tiers") return RunBenchTiers(rest);
   if (args[0] == "service") return RunBenchService(rest);
   if (args[0] == "router") return RunBenchRouter(rest);
+  if (args[0] == "transport") return RunBenchTransport(rest);
   std::cerr << "error: unknown bench '" << args[0]
-            << "' (expected codec, tiers, service or router)\n";
+            << "' (expected codec, tiers, service, router or transport)\n";
   return 2;
 }
 

@@ -28,6 +28,8 @@ int RunBenchCodec(const Args& args);    // kvstash bench codec (tools/cmd_bench.
 int RunBenchTiers(const Args& args);    // kvstash bench tiers (tools/cmd_bench_tiers.cc)
 int RunBenchService(const Args& args);  // kvstash bench service (tools/cmd_bench_service.cc)
 int RunBenchRouter(const Args& args);   // kvstash bench router (tools/cmd_bench_router.cc)
+// kvstash bench transport (tools/cmd_bench_transport.cc)
+int RunBenchTransport(const Args& args);
 
 }  // namespace kvstash::tools
 

@@ -126,14 +126,15 @@ configure_and_build() {
   cmake --build "$BUILD" -j "$JOBS" --target kvstash_kernels kvstash_kernels_cuda \
     kvstash_kernels_reference_test kvstash_kernels_oracle_test kvstash_kernels_cuda_host_test \
     kvstash_gpu_codec_test kvstash_gpu_codec_bench kvstash_tier_gpu_test \
-    kvstash_service_ipc_gpu_test kvstashd
+    kvstash_service_ipc_gpu_test kvstash_transport_gpu_test kvstashd
 }
 
 run_tests() {
   local failed=0 t
   for t in kernels/kvstash_kernels_reference_test kernels/kvstash_kernels_oracle_test \
     kernels/cuda/kvstash_kernels_cuda_host_test tests/gpu/kvstash_gpu_codec_test \
-    tests/gpu/kvstash_tier_gpu_test tests/gpu/kvstash_service_ipc_gpu_test; do
+    tests/gpu/kvstash_tier_gpu_test tests/gpu/kvstash_service_ipc_gpu_test \
+    tests/gpu/kvstash_transport_gpu_test; do
     log "running $t"
     if ! "$BUILD/$t" 2>&1 | keep "$(basename "$t").log"; then
       log "FAILED: $t"
