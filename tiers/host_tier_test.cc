@@ -138,9 +138,9 @@ TEST(HostTier, APinnedSlotIsNotReusedUntilReleased) {
 // a shrunk memfd would make the node's own reads fault.
 TEST(HostTier, TheReaderFdCannotWriteOrResizeTheArena) {
   auto tier = NewTier(64 << 10);
-  EXPECT_EQ(mmap(nullptr, tier->arena_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED,
-                 tier->reader_fd(), 0),
-            MAP_FAILED);
+  EXPECT_EQ(
+      mmap(nullptr, tier->arena_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, tier->reader_fd(), 0),
+      MAP_FAILED);
   EXPECT_NE(ftruncate(tier->reader_fd(), 0), 0);
   EXPECT_NE(ftruncate(tier->fd(), 4096), 0);  // sealed even through the writable fd
   EXPECT_NE(ftruncate(tier->fd(), int64_t{1} << 30), 0);

@@ -236,7 +236,9 @@ EventBatch OverTheWire(Stream& s, const EventBatch& b) {
     EXPECT_EQ(got.kind, want.kind) << i;
     EXPECT_EQ(got.block_hashes, want.block_hashes) << i;
     EXPECT_EQ(got.medium, want.medium) << i << (map_form ? " map" : " array");
-    if (want.kind == KvEvent::Kind::kStored) EXPECT_EQ(got.parent_hash, want.parent_hash) << i;
+    if (want.kind == KvEvent::Kind::kStored) {
+      EXPECT_EQ(got.parent_hash, want.parent_hash) << i;
+    }
   }
   return *std::move(decoded);
 }

@@ -39,10 +39,10 @@ struct HolderId {
 struct KvEvent {
   enum class Kind : uint8_t { kStored = 0, kRemoved = 1, kCleared = 2 };
   Kind kind = Kind::kStored;
-  std::vector<uint64_t> block_hashes;      // chained; parent first
-  std::optional<uint64_t> parent_hash;     // kStored only
-  std::optional<Medium> medium;            // nullopt: the publisher's default (device)
-  uint32_t block_size = 0;                 // tokens per block; 0 when absent
+  std::vector<uint64_t> block_hashes;   // chained; parent first
+  std::optional<uint64_t> parent_hash;  // kStored only
+  std::optional<Medium> medium;         // nullopt: the publisher's default (device)
+  uint32_t block_size = 0;              // tokens per block; 0 when absent
 };
 
 // One published batch: `holder` is filled by whoever received it (the

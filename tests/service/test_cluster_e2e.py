@@ -167,9 +167,10 @@ def test_a_hung_node_costs_at_most_the_timeout(cluster, tmp_path):
     put_all(b, tmp_path)
     b.proc.send_signal(signal.SIGSTOP)
     try:
-        start = time.time()
         for k in KEYS[:5]:
-            get(c, k, tmp_path / "c.out")  # answers (hit or miss); never hangs
-        assert time.time() - start < 25
+            # Answers, hit or miss: get() fails the test by TimeoutExpired if a
+            # request hangs on the stopped node instead of giving up after
+            # --remote-timeout-s.
+            get(c, k, tmp_path / "c.out")
     finally:
         b.proc.send_signal(signal.SIGCONT)
