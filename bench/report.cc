@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,16 @@ void PrintJson(const std::vector<Result>& results, std::ostream& out) {
                r.baseline, r.ratio());
   }
   out << "]}\n";
+}
+
+void PrintReport(const std::vector<Result>& results, const std::vector<std::string>& notes,
+                 bool json) {
+  if (json) {
+    PrintJson(results, std::cout);
+  } else {
+    PrintTable(results, std::cout);
+  }
+  for (const std::string& note : notes) (json ? std::cerr : std::cout) << "# " << note << "\n";
 }
 
 }  // namespace kvstash::bench

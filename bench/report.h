@@ -27,6 +27,11 @@ std::string MachineDescription();
 
 void PrintTable(const std::vector<Result>& results, std::ostream& out);
 void PrintJson(const std::vector<Result>& results, std::ostream& out);
+// What every `kvstash bench` command prints: the JSON object (with `json`)
+// or the table on stdout, then each note as "# note" -- on stderr with
+// `json`, so that stdout stays one parseable object.
+void PrintReport(const std::vector<Result>& results, const std::vector<std::string>& notes,
+                 bool json);
 
 }  // namespace kvstash::bench
 

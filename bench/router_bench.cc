@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/mooncake_trace.h"
 #include "common/check.h"
 #include "service/router/placement.h"
 #include "service/router/prefix_index.h"
@@ -69,30 +70,13 @@ Memory MemoryNow() {
   return {HeapBytes(), RssBytes()};
 }
 
-// hash_ids of one trace line ({"timestamp":..,"hash_ids":[1,2,...]}).
-std::vector<uint64_t> HashIds(const std::string& line) {
-  std::vector<uint64_t> ids;
-  size_t at = line.find("\"hash_ids\"");
-  if (at == std::string::npos || (at = line.find('[', at)) == std::string::npos) return ids;
-  const size_t end = line.find(']', at);
-  for (size_t p = at + 1; p < end;) {
-    const size_t comma = std::min(line.find(',', p), end);
-    uint64_t v = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(p, comma - p)), &v)) {
-      ids.push_back(v);
-    }
-    p = comma + 1;
-  }
-  return ids;
-}
-
 absl::StatusOr<std::vector<std::vector<uint64_t>>> LoadTrace(const RouterBenchOptions& o) {
   std::ifstream in(o.trace_path);
   if (!in) return absl::NotFoundError(absl::StrCat("--trace: cannot open '", o.trace_path, "'"));
   std::vector<std::vector<uint64_t>> trace;
   std::string line;
   while (std::getline(in, line) && (o.requests == 0 || trace.size() < o.requests)) {
-    std::vector<uint64_t> ids = HashIds(line);
+    std::vector<uint64_t> ids = MooncakeHashIds(line);
     if (!ids.empty()) trace.push_back(std::move(ids));
   }
   if (trace.empty()) {

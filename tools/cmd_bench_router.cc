@@ -114,11 +114,7 @@ int RunBenchRouter(const Args& args) {
             << r->events << " events (" << r->removed_events << " removed), " << r->block_ops
             << " block ops; index holds " << r->indexed_blocks << " blocks of " << r->holders
             << " holders\n";
-  if (flags.GetBool("json")) {
-    bench::PrintJson(r->results, std::cout);
-  } else {
-    bench::PrintTable(r->results, std::cout);
-  }
+  bench::PrintReport(r->results, {}, flags.GetBool("json"));
   return 0;
 }
 

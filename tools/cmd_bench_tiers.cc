@@ -73,11 +73,7 @@ int RunBenchTiers(const Args& args) {
     std::cerr << "error: " << results.status().message() << "\n";
     return 1;
   }
-  if (flags.GetBool("json")) {
-    bench::PrintJson(*results, std::cout);
-  } else {
-    bench::PrintTable(*results, std::cout);
-  }
+  bench::PrintReport(*results, {}, flags.GetBool("json"));
   return 0;
 }
 

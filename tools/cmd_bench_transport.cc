@@ -110,14 +110,7 @@ int RunBenchTransport(const Args& args) {
     std::cerr << "error: " << report.status().message() << "\n";
     return 1;
   }
-  const bool json = flags.GetBool("json");
-  if (json) {
-    bench::PrintJson(report->results, std::cout);
-  } else {
-    bench::PrintTable(report->results, std::cout);
-  }
-  for (const std::string& note : report->notes)
-    (json ? std::cerr : std::cout) << "# " << note << "\n";
+  bench::PrintReport(report->results, report->notes, flags.GetBool("json"));
   return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "bench/mooncake_trace.h"
 #include "kernels/codec.h"
 #include "kvstash/client.h"
 #include "service/options.h"
@@ -26,23 +27,6 @@
 
 namespace kvstash::tools {
 namespace {
-
-// hash_ids of one trace line ({"timestamp":..,"hash_ids":[1,2,...]}).
-std::vector<uint64_t> HashIds(const std::string& line) {
-  std::vector<uint64_t> ids;
-  size_t at = line.find("\"hash_ids\"");
-  if (at == std::string::npos || (at = line.find('[', at)) == std::string::npos) return ids;
-  const size_t end = line.find(']', at);
-  for (size_t p = at + 1; p < end;) {
-    const size_t comma = std::min(line.find(',', p), end);
-    uint64_t v = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(p, comma - p)), &v)) {
-      ids.push_back(v);
-    }
-    p = comma + 1;
-  }
-  return ids;
-}
 
 // Deterministic "computed" KV data for a block: bf16 values from its id.
 void ComputeBlock(uint64_t id, std::vector<uint8_t>* out) {
@@ -131,7 +115,7 @@ int RunDemo(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   std::string line;
   while (std::getline(trace, line) && (*limit == 0 || t.requests < *limit)) {
-    const std::vector<uint64_t> ids = HashIds(line);
+    const std::vector<uint64_t> ids = bench::MooncakeHashIds(line);
     if (ids.empty()) continue;
     if (absl::Status s = RunOne(**c, ids, g, bf16_bytes, &t); !s.ok()) {
       std::cerr << "error: request " << t.requests << ": " << s.message() << "\n";
