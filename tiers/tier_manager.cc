@@ -82,10 +82,28 @@ absl::Status TierManager::Put(const PutRequest& r) {
   h.dynamic_scales = c->dynamic_scales;
   absl::StatusOr<std::string> block = SerializeBlock(h, c->bytes);
   if (!block.ok()) return block.status();
-  return Insert(h, std::move(*block));
+  return Insert(h, *block, block->size());
 }
 
-absl::Status TierManager::Insert(const BlockHeader& h, std::string block) {
+absl::Status TierManager::PutSized(const SizedPutRequest& r) {
+  BlockHeader h;
+  h.key = r.key;
+  h.parent = r.parent;
+  h.priority = r.priority;
+  h.format = options_.storage_format;
+  h.geometry = r.geometry;
+  h.scales.assign(ScaleCount(h.format, h.geometry), 1.0f);
+  h.dynamic_scales = true;
+  absl::StatusOr<uint64_t> payload = PayloadBytesFor(h.format, h.geometry);
+  if (!payload.ok()) return payload.status();
+  h.payload_bytes = *payload;
+  if (absl::Status s = ValidateHeader(h); !s.ok()) return s;
+  std::string block(EncodedHeaderBytes(h), '\0');
+  EncodeHeaderInto(h, absl::MakeSpan(block));
+  return Insert(h, block, SerializedBytes(h));
+}
+
+absl::Status TierManager::Insert(const BlockHeader& h, absl::string_view block, uint64_t bytes) {
   {
     MutexLock lock(&mu_);
     if (IndexEntry* e = index_.Find(h.key); e != nullptr) {
@@ -93,7 +111,7 @@ absl::Status TierManager::Insert(const BlockHeader& h, std::string block) {
       if (e->present != 0) index_.Touch(h.key, e->Fastest(), env_.clock->NowNanos());
       return absl::OkStatus();
     }
-    index_.Create(h.key, block.size(), h.priority, h.parent)->inserting = true;
+    index_.Create(h.key, bytes, h.priority, h.parent)->inserting = true;
   }
   const int first = NextEnabled(-1);
   absl::Status s = first < 0 ? absl::FailedPreconditionError("every tier has capacity 0")
@@ -125,8 +143,7 @@ void TierManager::NoteRead(const BlockKey& key) {
   hits_++;
 }
 
-absl::StatusOr<GetResult> TierManager::Get(const BlockKey& key,
-                                           std::optional<kernels::Format> format) {
+absl::StatusOr<ReadResult> TierManager::Read(const BlockKey& key) {
   for (int attempt = 0; attempt < kGetAttempts; ++attempt) {
     int t = -1;
     {
@@ -150,31 +167,38 @@ absl::StatusOr<GetResult> TierManager::Get(const BlockKey& key,
       continue;  // another tier may hold a good copy
     }
     if (!ref.ok()) return ref.status();
-    absl::StatusOr<ParsedBlock> p = ParseBlock(ref->bytes(), Verify::kHeaderOnly);
-    if (!p.ok()) return p.status();
-    GetResult out;
-    out.tier = t;
-    out.header = p->header;
-    const kernels::Format want = format.value_or(p->header.format);
-    absl::StatusOr<ConvertedPayload> c = ConvertBlock(
-        p->header.geometry, BlockPayload{p->header.format, p->payload, p->header.scales}, want);
-    if (!c.ok()) return c.status();
-    if (want != p->header.format) {
-      out.header.format = want;
-      out.header.scales = std::move(c->scales);
-      out.header.dynamic_scales = c->dynamic_scales;
-      out.header.payload_bytes = c->bytes.size();
-      out.header.payload_checksum = PayloadChecksum(c->bytes);
-    }
-    out.payload = std::move(c->bytes);
     AfterHit(t, key, ref->bytes());
     MutexLock lock(&mu_);
     hits_++;
-    return out;
+    return ReadResult{*std::move(ref), t};
   }
   MutexLock lock(&mu_);
   misses_++;
   return absl::NotFoundError(absl::StrCat("no block ", key.ToString()));
+}
+
+absl::StatusOr<GetResult> TierManager::Get(const BlockKey& key,
+                                           std::optional<kernels::Format> format) {
+  absl::StatusOr<ReadResult> r = Read(key);
+  if (!r.ok()) return r.status();
+  absl::StatusOr<ParsedBlock> p = ParseBlock(r->block.bytes(), Verify::kHeaderOnly);
+  if (!p.ok()) return p.status();
+  GetResult out;
+  out.tier = r->tier;
+  out.header = p->header;
+  const kernels::Format want = format.value_or(p->header.format);
+  absl::StatusOr<ConvertedPayload> c = ConvertBlock(
+      p->header.geometry, BlockPayload{p->header.format, p->payload, p->header.scales}, want);
+  if (!c.ok()) return c.status();
+  if (want != p->header.format) {
+    out.header.format = want;
+    out.header.scales = std::move(c->scales);
+    out.header.dynamic_scales = c->dynamic_scales;
+    out.header.payload_bytes = c->bytes.size();
+    out.header.payload_checksum = PayloadChecksum(c->bytes);
+  }
+  out.payload = std::move(c->bytes);
+  return out;
 }
 
 absl::Status TierManager::Erase(const BlockKey& key) {

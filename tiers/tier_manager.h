@@ -89,6 +89,25 @@ struct GetResult {
   int tier = -1;  // where it was found
 };
 
+// A stored block as its tier holds it (serialised, in the storage format).
+struct ReadResult {
+  BlockRef block;  // keeps the bytes alive while held
+  int tier = -1;   // where it was found
+};
+
+// A block known only by its size (PutSized): what `kvstash replay` drives
+// through the manager's real placement, eviction, spill and promotion logic
+// without writing payloads. Its copies are header-only blocks (the header
+// declares the payload size the block would have in the storage format) and
+// are charged at that full size, so only tiers that store headers alone
+// (tiers/sized_tier.h) accept them.
+struct SizedPutRequest {
+  BlockKey key;
+  std::optional<BlockKey> parent;
+  uint8_t priority = 0;
+  kernels::KvGeometry geometry;
+};
+
 struct TierManagerStats {
   struct PerTier {
     TierStats tier;           // the tier's own counters
@@ -115,10 +134,16 @@ class TierManager {
 
   // Idempotent: a key already held is only touched (keys name contents).
   [[nodiscard]] absl::Status Put(const PutRequest& request);
+  // Stores a size-only block (SizedPutRequest); idempotent like Put.
+  [[nodiscard]] absl::Status PutSized(const SizedPutRequest& request);
   LookupResult Lookup(absl::Span<const BlockKey> keys) const;
   // `format`: what to return; nullopt returns the stored format as is.
   [[nodiscard]] absl::StatusOr<GetResult> Get(const BlockKey& key,
                                               std::optional<kernels::Format> format);
+  // Get without the conversion: the stored bytes from the fastest tier
+  // holding the block (counted as a hit, LRU refreshed, promoted per policy).
+  // NotFound on a miss (counted). Get is Read plus parse and convert.
+  [[nodiscard]] absl::StatusOr<ReadResult> Read(const BlockKey& key);
   // A read that bypassed Get (a zero-copy view of a tier's memory): refreshes
   // the block's LRU position and counts the hit. No-op for an unknown key.
   void NoteRead(const BlockKey& key);
@@ -139,7 +164,8 @@ class TierManager {
 
   TierManager(const TierManagerOptions& options, std::vector<TierConfig> tiers, const Env& env);
   absl::Status Load();
-  absl::Status Insert(const BlockHeader& header, std::string block);
+  // `bytes`: the block's serialised size (block.size() unless size-only).
+  absl::Status Insert(const BlockHeader& header, absl::string_view block, uint64_t bytes);
   // Writes `block` into tier t, making room there per `room` (evicting and
   // spilling victims). OK when tier t already holds or is receiving it.
   absl::Status PlaceIn(int t, const BlockKey& key, absl::string_view block, Room room);

@@ -64,10 +64,10 @@ absl::Status TierManager::PlaceIn(int t, const BlockKey& key, absl::string_view 
       const IndexEntry* e = index_.Find(key);
       if (e == nullptr) return absl::NotFoundError(absl::StrCat("erased: ", key.ToString()));
       if (e->In(t) || e->BusyIn(t)) return absl::OkStatus();
-      charge = tier(t)->Charge(block.size());
+      charge = tier(t)->Charge(e->bytes);  // block.size() unless size-only
       if (!ReserveLocked(t, charge, attempt, room, &victims)) {
         return absl::ResourceExhaustedError(absl::StrCat("tier '", tier(t)->name(),
-                                                         "': no room for ", block.size(),
+                                                         "': no room for ", e->bytes,
                                                          " bytes; the rest is pinned or moving"));
       }
       index_.SetBusy(key, t, true);
