@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -19,9 +20,10 @@
 namespace kvstash::service {
 namespace {
 
-constexpr absl::string_view kKnownKeys[] = {"name",     "source",   "layers",
-                                            "kv_heads", "head_dim", "planes",
-                                            "k_scales", "v_scales", "block_tokens"};
+constexpr absl::string_view kKnownKeys[] = {
+    "name",     "source",       "layers",        "kv_heads", "head_dim",    "planes",
+    "k_scales", "v_scales",     "block_tokens",  "q_heads",  "qk_head_dim", "v_head_dim",
+    "active_params"};
 constexpr absl::string_view kSuffix = ".conf";
 
 bool IsValidName(absl::string_view name) {
@@ -122,6 +124,29 @@ absl::Status ReadGeometry(const ConfigMap& config, kernels::KvGeometry& g) {
   return absl::OkStatus();
 }
 
+// The optional compute model: all of active_params and q_heads, or neither.
+absl::Status ReadCompute(const ConfigMap& config, uint32_t head_dim, ComputeShape& c) {
+  if (config.Has("active_params") != config.Has("q_heads")) {
+    const absl::string_view given = config.Has("active_params") ? "active_params" : "q_heads";
+    return config.Annotate(given, absl::InvalidArgumentError(
+                                      "active_params and q_heads must be given together"));
+  }
+  if (const ConfigValue* v = config.Find("active_params")) {
+    double d = 0;
+    if (!absl::SimpleAtod(v->value, &d) || !(d > 0) || d > 1e15) {
+      return config.Annotate("active_params",
+                             absl::InvalidArgumentError(absl::StrCat(
+                                 "'", v->value, "' is not a positive parameter count")));
+    }
+    c.active_params = d;
+  }
+  absl::Status s = absl::OkStatus();
+  if (config.Has("q_heads")) s = ReadU32(config, "q_heads", 1, kMaxKvHeads * 64, 0, c.q_heads);
+  if (s.ok()) s = ReadU32(config, "qk_head_dim", 1, kMaxHeadDim, head_dim, c.qk_head_dim);
+  if (s.ok()) s = ReadU32(config, "v_head_dim", 1, kMaxHeadDim, head_dim, c.v_head_dim);
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelProfile> ProfileFromConfig(const ConfigMap& config) {
@@ -130,6 +155,7 @@ absl::StatusOr<ModelProfile> ProfileFromConfig(const ConfigMap& config) {
   if (s.ok()) s = ReadGeometry(config, p.geometry);
   if (s.ok()) s = ReadScales(config, "k_scales", p.geometry.layers, p.k_scales);
   if (s.ok()) s = ReadScales(config, "v_scales", p.geometry.layers, p.v_scales);
+  if (s.ok()) s = ReadCompute(config, p.geometry.head_dim, p.compute);
   if (!s.ok()) return s;
   if (p.geometry.planes == 1 && config.Has("v_scales")) {
     return config.Annotate(

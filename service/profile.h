@@ -11,6 +11,10 @@
 //   k_scales = 0.01, 0.02, ...  # optional: per-layer calibrated FP32 global scales
 //   v_scales = ...              #   (exactly `layers` finite positive values each;
 //                               #   v_scales only with planes = 2)
+//   active_params = 8.03e9      # optional compute model (`kvstash replay`'s
+//   q_heads = 32                #   prefill FLOPs): parameters used per token
+//   qk_head_dim = 128           #   (MoE: the active ones), attention heads, and
+//   v_head_dim = 128            #   their dims (default head_dim; MLA differs)
 //
 // Without calibrated scales every block carries dynamic per-layer scales in
 // its header (tiers/BLOCK_FORMAT.md). Unknown keys are errors, so a typo does
@@ -38,9 +42,19 @@
 
 namespace kvstash::service {
 
+// What a prefill costs (replay/cost_model.h). Zero when the profile has none.
+struct ComputeShape {
+  double active_params = 0;  // parameters touched per token
+  uint32_t q_heads = 0;      // attention (query) heads
+  uint32_t qk_head_dim = 0;  // per-head dims of Q.K and of V
+  uint32_t v_head_dim = 0;
+  bool known() const { return active_params > 0 && q_heads > 0; }
+};
+
 struct ModelProfile {
   std::string name;
   kernels::KvGeometry geometry;
+  ComputeShape compute;
   // Per-layer FP32 global scales; empty when blocks carry dynamic scales.
   std::vector<float> k_scales, v_scales;
   std::string source;  // provenance text from the file

@@ -126,6 +126,29 @@ TEST(ParseProfile, MalformedProfilesNameTheField) {
                  "bad.conf:6: v_scales: planes = 1 (MLA latent cache) has no V plane");
   ExpectRejected(base + "layers = 1024\nblock_tokens = 65536\n", "exceeds");
   ExpectRejected(base + "layers = 1\nlayers = 2\n", "duplicate key 'layers'");
+  ExpectRejected(base + "layers = 1\nactive_params = 8e9\n",
+                 "bad.conf:5: active_params: active_params and q_heads must be given together");
+  ExpectRejected(base + "layers = 1\nactive_params = -1\nq_heads = 4\n",
+                 "bad.conf:5: active_params: '-1' is not a positive parameter count");
+  ExpectRejected(base + "layers = 1\nactive_params = 1e9\nq_heads = 0\n",
+                 "bad.conf:6: q_heads: '0' is not an integer");
+}
+
+TEST(ShippedProfiles, ComputeModels) {
+  const ComputeShape l8 = MustLoad("llama-3.1-8b").compute;
+  EXPECT_DOUBLE_EQ(l8.active_params, 8.03e9);
+  EXPECT_EQ(l8.q_heads, 32u);
+  EXPECT_EQ(l8.qk_head_dim, 128u);  // defaults to head_dim
+  EXPECT_EQ(l8.v_head_dim, 128u);
+  const ComputeShape ds = MustLoad("deepseek-v3").compute;
+  EXPECT_EQ(ds.q_heads, 128u);
+  EXPECT_EQ(ds.qk_head_dim, 192u);
+  EXPECT_EQ(ds.v_head_dim, 128u);
+  for (const std::string& name : ListProfiles()) EXPECT_TRUE(MustLoad(name).compute.known()) << name;
+  absl::StatusOr<ModelProfile> none =
+      ParseProfile("name = x\nlayers = 1\nkv_heads = 1\nhead_dim = 16\n", "x.conf");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->compute.known());
 }
 
 class TempDir {
