@@ -6,6 +6,7 @@
 #include "tiers/device_tier.h"
 #include "tiers/disk_tier.h"
 #include "tiers/host_tier.h"
+#include "tiers/sized_tier.h"
 
 namespace kvstash::service {
 namespace {
@@ -31,6 +32,21 @@ std::vector<uint64_t> SlotSizes(const ModelProfile& profile) {
     }
   }
   return sizes;
+}
+
+// The manager over `stack`, with the node's policies.
+absl::StatusOr<std::unique_ptr<tiers::TierManager>> Manage(const DaemonOptions& o,
+                                                           std::vector<tiers::TierConfig> stack,
+                                                           const Env& env,
+                                                           tiers::CopyObserver on_copy_change) {
+  if (stack.empty()) {
+    return absl::InvalidArgumentError(
+        "every tier is disabled: give --host-gib, --disk-gib or --device-gib a size above 0");
+  }
+  tiers::TierManagerOptions mo;
+  mo.storage_format = o.storage_format;
+  mo.on_copy_change = std::move(on_copy_change);
+  return tiers::TierManager::Create(mo, std::move(stack), env);
 }
 
 }  // namespace
@@ -78,14 +94,29 @@ absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(
     }
     stack.push_back({*std::move(t), true});
   }
-  if (stack.empty()) {
-    return absl::InvalidArgumentError(
-        "every tier is disabled: give --host-gib, --disk-gib or --device-gib a size above 0");
+  return Manage(o, std::move(stack), env, std::move(on_copy_change));
+}
+
+absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildSizedTierManager(
+    const DaemonOptions& o, const ModelProfile& profile, const Env& env) {
+  std::vector<tiers::TierConfig> stack;
+  const std::vector<uint64_t> slots = SlotSizes(profile);
+  if (o.device_bytes > 0) {
+    stack.push_back({std::make_unique<tiers::SizedTier>(
+                         tiers::SizedTierOptions{"device", o.device_bytes, true, slots}),
+                     false});
   }
-  tiers::TierManagerOptions mo;
-  mo.storage_format = o.storage_format;
-  mo.on_copy_change = std::move(on_copy_change);
-  return tiers::TierManager::Create(mo, std::move(stack), env);
+  if (o.host_bytes > 0) {
+    stack.push_back({std::make_unique<tiers::SizedTier>(
+                         tiers::SizedTierOptions{"host", o.host_bytes, true, slots}),
+                     false});
+  }
+  if (o.disk_bytes > 0) {
+    stack.push_back({std::make_unique<tiers::SizedTier>(
+                         tiers::SizedTierOptions{"disk", o.disk_bytes, false, {}}),
+                     true});
+  }
+  return Manage(o, std::move(stack), env, nullptr);
 }
 
 }  // namespace kvstash::service

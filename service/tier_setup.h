@@ -23,6 +23,12 @@ absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildTierManager(
     const DaemonOptions& options, const ModelProfile& profile, const Env& env,
     tiers::CopyObserver on_copy_change = nullptr);
 
+// The same stack (same tiers, order, capacities, slot classes, admission and
+// manager options) built from size-only tiers (tiers/sized_tier.h): what
+// `kvstash replay` drives with PutSized/Read at any budget without payloads.
+absl::StatusOr<std::unique_ptr<tiers::TierManager>> BuildSizedTierManager(
+    const DaemonOptions& options, const ModelProfile& profile, const Env& env);
+
 }  // namespace kvstash::service
 
 #endif  // KVSTASH_SERVICE_TIER_SETUP_H_

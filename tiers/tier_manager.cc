@@ -93,7 +93,7 @@ absl::Status TierManager::PutSized(const SizedPutRequest& r) {
   h.format = options_.storage_format;
   h.geometry = r.geometry;
   h.scales.assign(ScaleCount(h.format, h.geometry), 1.0f);
-  h.dynamic_scales = true;
+  h.dynamic_scales = !h.scales.empty();
   absl::StatusOr<uint64_t> payload = PayloadBytesFor(h.format, h.geometry);
   if (!payload.ok()) return payload.status();
   h.payload_bytes = *payload;
