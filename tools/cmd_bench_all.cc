@@ -165,8 +165,8 @@ absl::StatusOr<Settings> ParseSettings(const FlagSet& flags) {
 }
 
 // Runs family `i` of `s`, reports progress and failures on stderr, and adds
-// its rows and notes to `report`. False when the family failed.
-bool RunOne(const Settings& s, size_t i, bench::MergedReport* report) {
+// its rows and notes to `report` (a failure also to report->failed).
+void RunOne(const Settings& s, size_t i, bench::MergedReport* report) {
   const std::string& family = s.families[i];
   const std::vector<std::string> flags =
       s.full ? std::vector<std::string>{} : bench::QuickFlags(family);
@@ -181,12 +181,11 @@ bool RunOne(const Settings& s, size_t i, bench::MergedReport* report) {
   if (merged.ok()) {
     std::cerr << absl::StrFormat("%s done in %.1f s, %d results\n", step, seconds,
                                  report->results.size() - rows_before);
-    return true;
+    return;
   }
   std::cerr << absl::StrFormat("%s FAILED after %.1f s: %s\n", step, seconds, merged.message());
   const std::string tail = bench::TailLines(run.stderr_text, kTailLines);
   if (!tail.empty()) std::cerr << "  last lines of its stderr:\n" << tail;
-  return false;
 }
 
 // `summary`, then the quick settings of every family.
