@@ -10,7 +10,16 @@
 #include "common/json_string.h"
 
 namespace kvstash::bench {
-namespace {}  // namespace
+namespace {
+
+bool AnyGroup(const std::vector<Result>& results) {
+  for (const Result& r : results) {
+    if (!r.group.empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::string MachineDescription() {
   std::ifstream cpuinfo("/proc/cpuinfo");
@@ -26,9 +35,12 @@ std::string MachineDescription() {
 }
 
 void PrintTable(const std::vector<Result>& results, std::ostream& out) {
+  const bool grouped = AnyGroup(results);
+  if (grouped) out << absl::StrFormat("%-10s ", "bench");
   out << absl::StrFormat("%-44s %12s %-8s %-22s %12s %8s %s\n", "benchmark", "value", "unit",
                          "baseline", "base value", "ratio", "target");
   for (const Result& r : results) {
+    if (grouped) out << absl::StrFormat("%-10s ", r.group);
     out << absl::StrFormat("%-44s %12.3f %-8s %-22s %12.3f %8.3f %s\n", r.name, r.value, r.unit,
                            r.baseline_name, r.baseline, r.ratio(), r.target);
   }
@@ -38,12 +50,13 @@ void PrintJson(const std::vector<Result>& results, std::ostream& out) {
   out << "{\"machine\": " << JsonQuote(MachineDescription()) << ", \"results\": [";
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
-    out << (i ? ", " : "")
-        << absl::StrFormat(
-               "{\"name\": %s, \"unit\": %s, \"value\": %.6g, \"baseline_name\": %s, "
-               "\"baseline\": %.6g, \"ratio\": %.6g}",
-               JsonQuote(r.name), JsonQuote(r.unit), r.value, JsonQuote(r.baseline_name),
-               r.baseline, r.ratio());
+    out << (i ? ", {" : "{");
+    if (!r.group.empty()) out << "\"bench\": " << JsonQuote(r.group) << ", ";
+    out << absl::StrFormat(
+        "\"name\": %s, \"unit\": %s, \"value\": %.6g, \"baseline_name\": %s, "
+        "\"baseline\": %.6g, \"ratio\": %.6g}",
+        JsonQuote(r.name), JsonQuote(r.unit), r.value, JsonQuote(r.baseline_name), r.baseline,
+        r.ratio());
   }
   out << "]}\n";
 }

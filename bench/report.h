@@ -3,6 +3,10 @@
 //   {"machine": "...", "results": [{"name", "unit", "value", "baseline_name",
 //                                   "baseline", "ratio"}, ...]}
 // Baselines are measured in the same run; ratio = value / baseline.
+// Results merged from several benchmarks (`kvstash bench` with no
+// subcommand) carry their family in `group`: a first "bench" column in the
+// table, a first "bench" field in the JSON. Reports where no result has a
+// group look exactly as before.
 #ifndef KVSTASH_BENCH_REPORT_H_
 #define KVSTASH_BENCH_REPORT_H_
 
@@ -19,6 +23,7 @@ struct Result {
   std::string baseline_name;  // e.g. "memcpy"
   double baseline = 0;
   std::string target;  // optional, e.g. ">= 0.5" (printed, never asserted)
+  std::string group;   // optional: the benchmark family, e.g. "tiers"
   double ratio() const { return baseline > 0 ? value / baseline : 0; }
 };
 

@@ -23,7 +23,11 @@ int RunErase(const Args& args);
 int RunHash(const Args& args);
 int RunRoute(const Args& args);  // kvstash route (tools/cmd_route.cc)
 int RunDemo(const Args& args);   // kvstash demo (tools/cmd_demo.cc)
-int RunBench(const Args& args);  // kvstash bench codec|tiers|service|router (tools/cmd_bench.cc)
+// kvstash bench [all|codec|tiers|service|router|transport] (tools/cmd_bench.cc)
+int RunBench(const Args& args);
+// kvstash bench [all]: every family, one report (tools/cmd_bench_all.cc);
+// `summary` heads its --help.
+int RunBenchAll(const Args& args, const std::string& summary);
 int RunBenchCodec(const Args& args);    // kvstash bench codec (tools/cmd_bench.cc)
 int RunBenchTiers(const Args& args);    // kvstash bench tiers (tools/cmd_bench_tiers.cc)
 int RunBenchService(const Args& args);  // kvstash bench service (tools/cmd_bench_service.cc)

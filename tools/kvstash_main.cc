@@ -28,7 +28,9 @@ constexpr Command kCommands[] = {
     {"demo", "engine-like workload from a trace against a running kvstashd", RunDemo},
     {"hash", "block keys of token ids: Dynamo xxh3 chain or vLLM sha256_cbor", RunHash},
     {"route", "where a request should go: ranked (worker, dp_rank) and fetch hints", RunRoute},
-    {"bench", "benchmarks with same-run baselines: bench codec | tiers | service | router",
+    {"bench",
+     "benchmarks with same-run baselines: bench codec | tiers | service | router | transport;"
+     " no subcommand runs them all",
      RunBench},
 };
 
