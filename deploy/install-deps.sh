@@ -15,6 +15,8 @@ PACKAGES=(
   libzmq3-dev libmsgpack-cxx-dev libssl-dev
   # cluster and baselines
   etcd-server etcd-client redis-server
+  # `kvstash replay --sweep` plots (pngcairo terminal)
+  gnuplot-nox
   # Python tools for interop tests (Debian's /usr/bin/python3)
   python3 python3-numpy python3-cbor2 python3-msgpack python3-zmq python3-pytest python3-venv
 )

@@ -26,6 +26,8 @@ constexpr Command kCommands[] = {
     {"erase", "erase blocks", RunErase},
     {"codec", "encode/decode tensors: nvfp4, mxfp4, fp8_e4m3, bf16, fp16", RunCodec},
     {"demo", "engine-like workload from a trace against a running kvstashd", RunDemo},
+    {"replay", "a trace through the tiers: hit rates, evictions, modelled TTFT, budget sweeps",
+     RunReplay},
     {"hash", "block keys of token ids: Dynamo xxh3 chain or vLLM sha256_cbor", RunHash},
     {"route", "where a request should go: ranked (worker, dp_rank) and fetch hints", RunRoute},
     {"bench",
