@@ -19,6 +19,7 @@
 #include "bench/mooncake_trace.h"
 #include "kernels/codec.h"
 #include "kvstash/client.h"
+#include "replay/synthetic_kv.h"
 #include "service/options.h"
 #include "service/profile.h"
 #include "tools/commands.h"
@@ -27,19 +28,6 @@
 
 namespace kvstash::tools {
 namespace {
-
-// Deterministic "computed" KV data for a block: bf16 values from its id.
-void ComputeBlock(uint64_t id, std::vector<uint8_t>* out) {
-  uint64_t x = id * 0x9e3779b97f4a7c15ull + 1;
-  for (size_t i = 0; i + 1 < out->size(); i += 2) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    const float v = static_cast<float>(static_cast<int64_t>(x >> 40) - (1 << 23)) / (1 << 23);
-    uint32_t u;
-    std::memcpy(&u, &v, 4);
-    (*out)[i] = static_cast<uint8_t>(u >> 16);
-    (*out)[i + 1] = static_cast<uint8_t>(u >> 24);
-  }
-}
 
 struct Totals {
   uint64_t requests = 0, blocks = 0, computed = 0, fetched_bytes = 0, put_bytes = 0;
@@ -66,7 +54,7 @@ absl::Status RunOne(Client& c, const std::vector<uint64_t>& ids, const Geometry&
   std::vector<PutBlock> puts;
   for (size_t i = l->matched; i < keys.size(); ++i) {
     std::vector<uint8_t>& p = payloads[i - l->matched];
-    ComputeBlock(ids[i], &p);
+    replay::SyntheticBf16(ids[i], absl::MakeSpan(p));
     PutBlock b{keys[i], i ? std::optional<Key>(keys[i - 1]) : std::nullopt, Format::kBf16, g, {}, p,
                0};
     puts.push_back(b);
