@@ -275,7 +275,7 @@ int RunSweep(const FlagSet& f, const Parsed& p, const replay::Trace& trace) {
   absl::StatusOr<std::vector<replay::SweepPoint>> points = replay::Sweep(trace, so);
   if (!points.ok()) {
     std::cerr << "error: " << points.status().message() << "\n";
-    return 1;
+    return absl::IsInvalidArgument(points.status()) ? 2 : 1;
   }
   const std::string csv = f.Get("csv"), png = f.Get("png");
   {
