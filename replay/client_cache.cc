@@ -47,7 +47,8 @@ class ClientCache final : public NodeCache {
     absl::StatusOr<LookupResult> l = c_->Lookup(k);
     if (!l.ok()) return l.status();
     std::vector<Source> out;
-    for (size_t i = 0; i < l->matched; ++i) out.push_back(SourceOf(l->tiers[i]).value_or(Source::kHost));
+    for (size_t i = 0; i < l->matched; ++i)
+      out.push_back(SourceOf(l->tiers[i]).value_or(Source::kHost));
     return out;
   }
 
@@ -70,8 +71,8 @@ class ClientCache final : public NodeCache {
 
   absl::Status Store(absl::Span<const tiers::BlockKey> keys, std::optional<tiers::BlockKey> parent,
                      absl::Span<const uint64_t> ids) override {
-    const size_t bf16_bytes = size_t{2} * geometry_.layers * geometry_.planes *
-                              geometry_.kv_heads * geometry_.block_tokens * geometry_.head_dim;
+    const size_t bf16_bytes = size_t{2} * geometry_.layers * geometry_.planes * geometry_.kv_heads *
+                              geometry_.block_tokens * geometry_.head_dim;
     std::vector<std::vector<uint8_t>> payloads(keys.size(), std::vector<uint8_t>(bf16_bytes));
     std::vector<PutBlock> puts;
     for (size_t i = 0; i < keys.size(); ++i) {

@@ -1,12 +1,13 @@
 // SizedCache and MaterializedCache: one TierManager over the node's tier
 // stack, size-only or real (node_cache.h).
+#include "replay/node_cache.h"
+
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "replay/node_cache.h"
 #include "replay/synthetic_kv.h"
 #include "service/options.h"
 #include "service/tier_setup.h"
@@ -66,8 +67,8 @@ class ManagerCache final : public NodeCache {
                      absl::Span<const uint64_t> ids) override {
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::optional<tiers::BlockKey> p = i == 0 ? parent : keys[i - 1];
-      absl::Status s = materialized_ ? PutReal(keys[i], p, ids[i])
-                                     : m_->PutSized({keys[i], p, 0, geometry_});
+      absl::Status s =
+          materialized_ ? PutReal(keys[i], p, ids[i]) : m_->PutSized({keys[i], p, 0, geometry_});
       // A full node (everything pinned or moving) drops the block, as
       // kvstashd would answer the put; the replay goes on.
       if (!s.ok() && !absl::IsResourceExhausted(s)) return s;
@@ -102,9 +103,7 @@ class ManagerCache final : public NodeCache {
   uint64_t block_bytes() const override { return block_bytes_; }
 
  private:
-  Source Of(int t) const {
-    return SourceOfTier(m_->tier(t)->name()).value_or(Source::kHost);
-  }
+  Source Of(int t) const { return SourceOfTier(m_->tier(t)->name()).value_or(Source::kHost); }
 
   absl::StatusOr<int> ReadSized(const tiers::BlockKey& k) {
     absl::StatusOr<tiers::ReadResult> r = m_->Read(k);
@@ -126,8 +125,8 @@ class ManagerCache final : public NodeCache {
 
   absl::Status PutReal(const tiers::BlockKey& k, const std::optional<tiers::BlockKey>& parent,
                        uint64_t id) {
-    const size_t bf16_bytes = size_t{2} * geometry_.layers * geometry_.planes *
-                              geometry_.kv_heads * geometry_.block_tokens * geometry_.head_dim;
+    const size_t bf16_bytes = size_t{2} * geometry_.layers * geometry_.planes * geometry_.kv_heads *
+                              geometry_.block_tokens * geometry_.head_dim;
     payload_.resize(bf16_bytes);
     SyntheticBf16(id, absl::MakeSpan(payload_));
     tiers::PutRequest r;
@@ -162,8 +161,7 @@ absl::StatusOr<uint64_t> StoredBlockBytes(const service::ModelProfile& profile,
   return tiers::SerializedBytes(h);
 }
 
-absl::StatusOr<std::unique_ptr<NodeCache>> CreateSizedCache(const CacheOptions& o,
-                                                            Clock* clock) {
+absl::StatusOr<std::unique_ptr<NodeCache>> CreateSizedCache(const CacheOptions& o, Clock* clock) {
   absl::StatusOr<uint64_t> bytes = StoredBlockBytes(o.profile, o.format);
   if (!bytes.ok()) return bytes.status();
   Env env = Env::Default();

@@ -69,7 +69,7 @@ struct CacheOptions {
 // `clock` drives LRU order (the replayer sets it to the trace's timestamps);
 // it must outlive the cache.
 absl::StatusOr<std::unique_ptr<NodeCache>> CreateSizedCache(const CacheOptions& options,
-                                                             Clock* clock);
+                                                            Clock* clock);
 absl::StatusOr<std::unique_ptr<NodeCache>> CreateMaterializedCache(const CacheOptions& options,
                                                                    Clock* clock);
 // `format` is what blocks are read back in; the daemon stores its own.

@@ -80,7 +80,8 @@ class RequestRun {
     NodeCache& local = *nodes_[node];
     std::vector<tiers::BlockKey> keys;
     keys.reserve(q.hash_ids.size());
-    for (uint64_t id : q.hash_ids) keys.push_back(tiers::BlockKey::FromHash64(o_.key_namespace, id));
+    for (uint64_t id : q.hash_ids)
+      keys.push_back(tiers::BlockKey::FromHash64(o_.key_namespace, id));
     absl::StatusOr<std::vector<Source>> held = local.Lookup(keys);
     if (!held.ok()) return held.status();
     absl::StatusOr<std::vector<std::optional<Source>>> read =
@@ -126,8 +127,8 @@ class RequestRun {
       bool found = false;
       for (const std::string& owner :
            remote::RendezvousOwners(keys[k], names_, static_cast<size_t>(o_.replicas))) {
-        const size_t o = static_cast<size_t>(std::find(names_.begin(), names_.end(), owner) -
-                                             names_.begin());
+        const size_t o =
+            static_cast<size_t>(std::find(names_.begin(), names_.end(), owner) - names_.begin());
         if (o == node) continue;
         absl::StatusOr<std::optional<Source>> r = ReadFrom(o, keys[k]);
         if (!r.ok()) return r.status();
@@ -167,8 +168,8 @@ class RequestRun {
           k ? std::optional<tiers::BlockKey>(keys[k - 1]) : std::nullopt;
       for (const std::string& owner :
            remote::RendezvousOwners(keys[k], names_, static_cast<size_t>(o_.replicas))) {
-        const size_t o = static_cast<size_t>(std::find(names_.begin(), names_.end(), owner) -
-                                             names_.begin());
+        const size_t o =
+            static_cast<size_t>(std::find(names_.begin(), names_.end(), owner) - names_.begin());
         if (o == node) continue;
         absl::Status s = nodes_[o]->Store({keys[k]}, parent, {ids[k]});
         if (!s.ok()) return s;
@@ -294,13 +295,13 @@ absl::StatusOr<ReplayReport> Replay(const Trace& trace, const ReplayOptions& o) 
     clock.Set(q.timestamp_ms * 1'000'000);
     absl::StatusOr<double> t = run.Run(q, i % nodes->size());
     if (!t.ok()) {
-      return absl::Status(t.status().code(), absl::StrCat("request ", i, " (timestamp ",
-                                                          q.timestamp_ms,
-                                                          "): ", t.status().message()));
+      return absl::Status(
+          t.status().code(),
+          absl::StrCat("request ", i, " (timestamp ", q.timestamp_ms, "): ", t.status().message()));
     }
     ttft.push_back(*t * 1e3);
-    no_cache.push_back(
-        PrefillSeconds(o.cost, p.compute, p.geometry.layers, 0, q.input_length) * 1e3);
+    no_cache.push_back(PrefillSeconds(o.cost, p.compute, p.geometry.layers, 0, q.input_length) *
+                       1e3);
     if (o.progress && (i + 1) % o.progress_every == 0) o.progress(i + 1, trace.requests.size());
   }
   if (o.progress) o.progress(trace.requests.size(), trace.requests.size());
@@ -312,8 +313,7 @@ absl::StatusOr<ReplayReport> Replay(const Trace& trace, const ReplayOptions& o) 
   }
   r.ttft_ms = Summarize(std::move(ttft));
   r.no_cache_ttft_ms = Summarize(std::move(no_cache));
-  r.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
 

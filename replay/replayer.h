@@ -41,11 +41,11 @@ enum class Mode : uint8_t { kSized = 0, kMaterialized = 1, kConnect = 2 };
 const char* ModeName(Mode m);
 
 struct ReplayOptions {
-  CacheOptions cache;       // per node; cache.profile's block_tokens must match the trace
+  CacheOptions cache;  // per node; cache.profile's block_tokens must match the trace
   Mode mode = Mode::kSized;
-  int nodes = 1;            // in-process nodes (kSized, kMaterialized)
-  int replicas = 1;         // owners per block when nodes > 1
-  std::vector<std::string> connect;  // kConnect: daemons, requests round-robin over them
+  int nodes = 1;                            // in-process nodes (kSized, kMaterialized)
+  int replicas = 1;                         // owners per block when nodes > 1
+  std::vector<std::string> connect;         // kConnect: daemons, requests round-robin over them
   uint64_t key_namespace = 0x7265706c6179;  // "replay"
   CostModel cost;
   // Called every `progress_every` requests and at the end.
@@ -56,8 +56,8 @@ struct ReplayOptions {
 struct SourceFigures {
   uint64_t hit_blocks = 0;
   uint64_t hit_tokens = 0;
-  uint64_t bytes = 0;           // serialised bytes read from there
-  double read_seconds = 0;      // measured (materialized, connect); 0 when size-only
+  uint64_t bytes = 0;       // serialised bytes read from there
+  double read_seconds = 0;  // measured (materialized, connect); 0 when size-only
 };
 
 struct Percentiles {
@@ -78,17 +78,15 @@ struct ReplayReport {
   uint64_t blocks = 0, hit_blocks = 0, computed_blocks = 0;
   std::array<SourceFigures, kSources> sources{};  // by Source
   std::vector<TierFigures> tiers;                 // summed over nodes, by name
-  uint64_t capacity_tokens = 0;  // tokens the budget holds (all tiers, all nodes)
-  Percentiles ttft_ms;           // with the cache
-  Percentiles no_cache_ttft_ms;  // every token computed
+  uint64_t capacity_tokens = 0;                   // tokens the budget holds (all tiers, all nodes)
+  Percentiles ttft_ms;                            // with the cache
+  Percentiles no_cache_ttft_ms;                   // every token computed
   double wall_seconds = 0;
 
   double token_hit_rate() const {
     return prompt_tokens ? static_cast<double>(hit_tokens) / prompt_tokens : 0;
   }
-  double block_hit_rate() const {
-    return blocks ? static_cast<double>(hit_blocks) / blocks : 0;
-  }
+  double block_hit_rate() const { return blocks ? static_cast<double>(hit_blocks) / blocks : 0; }
   uint64_t local_hit_blocks() const {
     return sources[0].hit_blocks + sources[1].hit_blocks + sources[2].hit_blocks;
   }

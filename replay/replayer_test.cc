@@ -103,12 +103,12 @@ TEST(ReplayTest, SpillsToDiskAndPromotesBack) {
   absl::StatusOr<uint64_t> bytes = StoredBlockBytes(o.cache.profile, o.cache.format);
   ASSERT_TRUE(bytes.ok());
   o.cache.disk_bytes = 10 * *bytes;
-  absl::StatusOr<ReplayReport> r = Replay(
-      MakeTrace("{\"timestamp\": 0, \"input_length\": 4, \"hash_ids\": [1]}\n"
-                "{\"timestamp\": 1, \"input_length\": 4, \"hash_ids\": [1]}\n"
-                "{\"timestamp\": 2, \"input_length\": 4, \"hash_ids\": [2]}\n"
-                "{\"timestamp\": 3, \"input_length\": 4, \"hash_ids\": [1]}\n"),
-      o);
+  absl::StatusOr<ReplayReport> r =
+      Replay(MakeTrace("{\"timestamp\": 0, \"input_length\": 4, \"hash_ids\": [1]}\n"
+                       "{\"timestamp\": 1, \"input_length\": 4, \"hash_ids\": [1]}\n"
+                       "{\"timestamp\": 2, \"input_length\": 4, \"hash_ids\": [2]}\n"
+                       "{\"timestamp\": 3, \"input_length\": 4, \"hash_ids\": [1]}\n"),
+             o);
   ASSERT_TRUE(r.ok()) << r.status();
   // r0 computes 1 into host; r1 hits it there (so the disk will admit it);
   // r2 computes 2, evicting 1, which spills to disk; r3 hits 1 on disk and
@@ -123,7 +123,8 @@ TEST(ReplayTest, SpillsToDiskAndPromotesBack) {
   EXPECT_EQ(r->tiers[1].bytes_out, *bytes);
   // TTFT: the disk hit paid the disk's bandwidth and latency.
   const CostModel m;
-  const double disk_ms = (static_cast<double>(*bytes) / (m.gbps[2] * 1e9) + m.latency_us[2] * 1e-6) * 1e3;
+  const double disk_ms =
+      (static_cast<double>(*bytes) / (m.gbps[2] * 1e9) + m.latency_us[2] * 1e-6) * 1e3;
   EXPECT_GT(r->ttft_ms.max, disk_ms);
 }
 
@@ -134,12 +135,12 @@ TEST(ReplayTest, TwoNodesHitLocallyOrRemotely) {
   // node-1; r1 (node-1) finds both: locally what node-1 owns, remotely the
   // rest, and pulls those; r2 (node-0) fills; r3 (node-1) then hits both
   // locally.
-  absl::StatusOr<ReplayReport> r = Replay(
-      MakeTrace("{\"timestamp\": 0, \"input_length\": 8, \"hash_ids\": [1, 2]}\n"
-                "{\"timestamp\": 1, \"input_length\": 8, \"hash_ids\": [1, 2]}\n"
-                "{\"timestamp\": 2, \"input_length\": 4, \"hash_ids\": [9]}\n"
-                "{\"timestamp\": 3, \"input_length\": 8, \"hash_ids\": [1, 2]}\n"),
-      o);
+  absl::StatusOr<ReplayReport> r =
+      Replay(MakeTrace("{\"timestamp\": 0, \"input_length\": 8, \"hash_ids\": [1, 2]}\n"
+                       "{\"timestamp\": 1, \"input_length\": 8, \"hash_ids\": [1, 2]}\n"
+                       "{\"timestamp\": 2, \"input_length\": 4, \"hash_ids\": [9]}\n"
+                       "{\"timestamp\": 3, \"input_length\": 8, \"hash_ids\": [1, 2]}\n"),
+             o);
   ASSERT_TRUE(r.ok()) << r.status();
   const std::vector<std::string> names = {"node-0", "node-1"};
   uint64_t owned_by_1 = 0;

@@ -46,8 +46,7 @@ absl::StatusOr<std::vector<SweepPoint>> Sweep(const Trace& trace, const SweepOpt
   if (o.formats.empty()) return absl::InvalidArgumentError("sweep: no formats");
   for (size_t i = 0; i < o.budgets_gib.size(); ++i) {
     if (!(o.budgets_gib[i] > 0) || (i > 0 && o.budgets_gib[i] <= o.budgets_gib[i - 1])) {
-      return absl::InvalidArgumentError(
-          "sweep budgets must be positive and strictly ascending");
+      return absl::InvalidArgumentError("sweep budgets must be positive and strictly ascending");
     }
   }
   std::vector<SweepPoint> out;
@@ -72,9 +71,9 @@ absl::StatusOr<std::vector<SweepPoint>> Sweep(const Trace& trace, const SweepOpt
       }
       absl::StatusOr<ReplayReport> report = Replay(trace, r);
       if (!report.ok()) {
-        return absl::Status(report.status().code(),
-                            absl::StrCat(kernels::FormatName(f), " at ", gib,
-                                         " GiB: ", report.status().message()));
+        return absl::Status(
+            report.status().code(),
+            absl::StrCat(kernels::FormatName(f), " at ", gib, " GiB: ", report.status().message()));
       }
       out.push_back(SweepPoint{gib, *std::move(report)});
     }
@@ -82,8 +81,8 @@ absl::StatusOr<std::vector<SweepPoint>> Sweep(const Trace& trace, const SweepOpt
   return out;
 }
 
-absl::StatusOr<FormatComparison> Compare(const std::vector<SweepPoint>& points,
-                                         absl::string_view a, absl::string_view b) {
+absl::StatusOr<FormatComparison> Compare(const std::vector<SweepPoint>& points, absl::string_view a,
+                                         absl::string_view b) {
   FormatComparison c;
   c.a = std::string(a);
   c.b = std::string(b);
@@ -98,7 +97,8 @@ absl::StatusOr<FormatComparison> Compare(const std::vector<SweepPoint>& points,
     const SweepPoint* pa = Find(points, gib, a);
     const SweepPoint* pb = Find(points, gib, b);
     if (pa == nullptr || pb == nullptr) {
-      return absl::NotFoundError(absl::StrCat("sweep has no ", pa ? b : a, " run at ", gib, " GiB"));
+      return absl::NotFoundError(
+          absl::StrCat("sweep has no ", pa ? b : a, " run at ", gib, " GiB"));
     }
     const double ratio = pb->report.capacity_tokens
                              ? static_cast<double>(pa->report.capacity_tokens) /
@@ -139,9 +139,9 @@ std::string SweepCsv(const std::vector<SweepPoint>& points) {
     for (const TierFigures& t : r.tiers) evictions += t.evictions;
     absl::StrAppendFormat(&out, "%g,%s,%d,%.6f,%.6f,%d,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%d\n",
                           p.budget_gib, r.format, r.capacity_tokens, r.token_hit_rate(),
-                          r.block_hit_rate(), r.hit_tokens, r.prompt_tokens, r.hit_blocks,
-                          r.blocks, evictions, r.ttft_ms.p50, r.ttft_ms.p90, r.ttft_ms.p99,
-                          r.ttft_ms.mean, r.no_cache_ttft_ms.mean, r.block_bytes);
+                          r.block_hit_rate(), r.hit_tokens, r.prompt_tokens, r.hit_blocks, r.blocks,
+                          evictions, r.ttft_ms.p50, r.ttft_ms.p90, r.ttft_ms.p99, r.ttft_ms.mean,
+                          r.no_cache_ttft_ms.mean, r.block_bytes);
   }
   return out;
 }
@@ -166,8 +166,8 @@ std::string GnuplotScript(const std::vector<SweepPoint>& points, const std::stri
     }
     absl::StrAppend(&s, "EOD\n");
   }
-  absl::StrAppend(&s, "set terminal pngcairo size 1400,560 noenhanced font ',11'\n",
-                  "set output '", png, "'\n", "set grid\nset logscale x 2\n",
+  absl::StrAppend(&s, "set terminal pngcairo size 1400,560 noenhanced font ',11'\n", "set output '",
+                  png, "'\n", "set grid\nset logscale x 2\n",
                   "set xlabel 'memory budget per node (GiB)'\n", "set multiplot layout 1,2 title '",
                   title, "'\n");
   auto plot = [&](int column) {

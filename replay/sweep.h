@@ -27,7 +27,7 @@ absl::StatusOr<SweepTier> ParseSweepTier(absl::string_view name);
 const char* SweepTierName(SweepTier t);
 
 struct SweepOptions {
-  ReplayOptions base;            // everything but the swept budget and the format
+  ReplayOptions base;  // everything but the swept budget and the format
   SweepTier tier = SweepTier::kHost;
   std::vector<double> budgets_gib;  // per node, ascending
   std::vector<kernels::Format> formats;
@@ -45,11 +45,11 @@ absl::StatusOr<std::vector<SweepPoint>> Sweep(const Trace& trace, const SweepOpt
 // NVFP4 (`a`) against FP8 (`b`), budget by budget.
 struct FormatComparison {
   std::string a, b;
-  double min_capacity_ratio = 0;     // a's capacity_tokens / b's, lowest over budgets
+  double min_capacity_ratio = 0;  // a's capacity_tokens / b's, lowest over budgets
   double max_capacity_ratio = 0;
-  double min_hit_gain = 0;           // a's token hit rate - b's, lowest over budgets
-  double smallest_budget_gain = 0;   // the same at the smallest budget
-  double largest_budget_gain = 0;    // ... and at the largest
+  double min_hit_gain = 0;          // a's token hit rate - b's, lowest over budgets
+  double smallest_budget_gain = 0;  // the same at the smallest budget
+  double largest_budget_gain = 0;   // ... and at the largest
   double max_hit_gain = 0;
   double smallest_budget_ttft_ratio = 0;  // b's mean TTFT / a's at the smallest budget
   double best_ttft_ratio = 0;             // the largest such ratio over budgets
@@ -57,8 +57,8 @@ struct FormatComparison {
   size_t budgets = 0;
 };
 // NotFound when either format is missing from `points`.
-absl::StatusOr<FormatComparison> Compare(const std::vector<SweepPoint>& points,
-                                         absl::string_view a, absl::string_view b);
+absl::StatusOr<FormatComparison> Compare(const std::vector<SweepPoint>& points, absl::string_view a,
+                                         absl::string_view b);
 
 // One CSV row per point, with a header line.
 std::string SweepCsv(const std::vector<SweepPoint>& points);

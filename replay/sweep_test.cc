@@ -25,8 +25,7 @@ SweepOptions BundledTraceSweep() {
 }
 
 TEST(SweepTest, Nvfp4AgainstFp8OnTheBundledTrace) {
-  absl::StatusOr<Trace> t =
-      ReadTrace(KVSTASH_TESTDATA_DIR "/mooncake_synthetic_trace.jsonl", 512);
+  absl::StatusOr<Trace> t = ReadTrace(KVSTASH_TESTDATA_DIR "/mooncake_synthetic_trace.jsonl", 512);
   ASSERT_TRUE(t.ok()) << t.status();
   ASSERT_EQ(t->requests.size(), 3993u);
   absl::StatusOr<std::vector<SweepPoint>> points = Sweep(*t, BundledTraceSweep());

@@ -28,10 +28,10 @@ absl::StatusOr<TraceRequest> ParseLine(absl::string_view text, uint32_t block_to
   if (r.ok() && q.input_length == 0) r.Fail("input_length", "must be at least 1");
   const uint64_t want = r.ok() ? (q.input_length + block_tokens - 1) / block_tokens : 0;
   if (r.ok() && q.hash_ids.size() != want) {
-    r.Fail("hash_ids", absl::StrCat("has ", q.hash_ids.size(), " ids, but input_length ",
-                                    q.input_length, " at ", block_tokens,
-                                    " tokens per block needs ", want,
-                                    " (is --block-tokens right?)"));
+    r.Fail("hash_ids",
+           absl::StrCat("has ", q.hash_ids.size(), " ids, but input_length ", q.input_length,
+                        " at ", block_tokens, " tokens per block needs ", want,
+                        " (is --block-tokens right?)"));
   }
   if (!r.ok()) return r.status();
   return q;
@@ -59,10 +59,9 @@ absl::StatusOr<Trace> ParseTrace(std::istream& in, absl::string_view name, uint3
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat(name, ": read error"));
   if (t.requests.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": no requests"));
-  std::stable_sort(t.requests.begin(), t.requests.end(),
-                   [](const TraceRequest& a, const TraceRequest& b) {
-                     return a.timestamp_ms < b.timestamp_ms;
-                   });
+  std::stable_sort(
+      t.requests.begin(), t.requests.end(),
+      [](const TraceRequest& a, const TraceRequest& b) { return a.timestamp_ms < b.timestamp_ms; });
   t.distinct_blocks = distinct.size();
   return t;
 }

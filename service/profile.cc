@@ -21,9 +21,8 @@ namespace kvstash::service {
 namespace {
 
 constexpr absl::string_view kKnownKeys[] = {
-    "name",     "source",       "layers",        "kv_heads", "head_dim",    "planes",
-    "k_scales", "v_scales",     "block_tokens",  "q_heads",  "qk_head_dim", "v_head_dim",
-    "active_params"};
+    "name",     "source",       "layers",  "kv_heads",    "head_dim",   "planes",       "k_scales",
+    "v_scales", "block_tokens", "q_heads", "qk_head_dim", "v_head_dim", "active_params"};
 constexpr absl::string_view kSuffix = ".conf";
 
 bool IsValidName(absl::string_view name) {
@@ -128,15 +127,15 @@ absl::Status ReadGeometry(const ConfigMap& config, kernels::KvGeometry& g) {
 absl::Status ReadCompute(const ConfigMap& config, uint32_t head_dim, ComputeShape& c) {
   if (config.Has("active_params") != config.Has("q_heads")) {
     const absl::string_view given = config.Has("active_params") ? "active_params" : "q_heads";
-    return config.Annotate(given, absl::InvalidArgumentError(
-                                      "active_params and q_heads must be given together"));
+    return config.Annotate(
+        given, absl::InvalidArgumentError("active_params and q_heads must be given together"));
   }
   if (const ConfigValue* v = config.Find("active_params")) {
     double d = 0;
     if (!absl::SimpleAtod(v->value, &d) || !(d > 0) || d > 1e15) {
-      return config.Annotate("active_params",
-                             absl::InvalidArgumentError(absl::StrCat(
-                                 "'", v->value, "' is not a positive parameter count")));
+      return config.Annotate(
+          "active_params", absl::InvalidArgumentError(
+                               absl::StrCat("'", v->value, "' is not a positive parameter count")));
     }
     c.active_params = d;
   }

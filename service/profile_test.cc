@@ -144,7 +144,8 @@ TEST(ShippedProfiles, ComputeModels) {
   EXPECT_EQ(ds.q_heads, 128u);
   EXPECT_EQ(ds.qk_head_dim, 192u);
   EXPECT_EQ(ds.v_head_dim, 128u);
-  for (const std::string& name : ListProfiles()) EXPECT_TRUE(MustLoad(name).compute.known()) << name;
+  for (const std::string& name : ListProfiles())
+    EXPECT_TRUE(MustLoad(name).compute.known()) << name;
   absl::StatusOr<ModelProfile> none =
       ParseProfile("name = x\nlayers = 1\nkv_heads = 1\nhead_dim = 16\n", "x.conf");
   ASSERT_TRUE(none.ok());

@@ -20,9 +20,9 @@ absl::Status SizedTier::Put(absl::string_view block) {
   absl::StatusOr<BlockHeader> h = ParseHeader(block);
   if (!h.ok()) return h.status();
   if (block.size() != EncodedHeaderBytes(*h)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "size-only tier '", options_.name, "' stores header-only blocks; got ", block.size(),
-        " bytes for a ", EncodedHeaderBytes(*h), "-byte header"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("size-only tier '", options_.name, "' stores header-only blocks; got ",
+                     block.size(), " bytes for a ", EncodedHeaderBytes(*h), "-byte header"));
   }
   const uint64_t bytes = SerializedBytes(*h);
   MutexLock lock(&mu_);
@@ -60,7 +60,8 @@ absl::StatusOr<BlockRef> SizedTier::Get(const BlockKey& key) {
   auto it = blocks_.find(key);
   if (it == blocks_.end()) {
     stats_.misses++;
-    return absl::NotFoundError(absl::StrCat("tier '", options_.name, "': no block ", key.ToString()));
+    return absl::NotFoundError(
+        absl::StrCat("tier '", options_.name, "': no block ", key.ToString()));
   }
   stats_.hits++;
   stats_.bytes_out += it->second.info.bytes;
@@ -80,7 +81,8 @@ absl::Status SizedTier::Erase(const BlockKey& key) {
   MutexLock lock(&mu_);
   auto it = blocks_.find(key);
   if (it == blocks_.end()) {
-    return absl::NotFoundError(absl::StrCat("tier '", options_.name, "': no block ", key.ToString()));
+    return absl::NotFoundError(
+        absl::StrCat("tier '", options_.name, "': no block ", key.ToString()));
   }
   ReleaseLocked(it->second);
   blocks_.erase(it);

@@ -58,8 +58,8 @@ class SizedTier final : public Tier {
 
  private:
   struct Entry {
-    std::string header;  // the header-only block as put
-    StoredBlock info;    // info.bytes: declared serialised size
+    std::string header;   // the header-only block as put
+    StoredBlock info;     // info.bytes: declared serialised size
     uint64_t offset = 0;  // slot offset (arena tiers)
   };
   void ReleaseLocked(const Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -85,12 +85,12 @@ class SizedManagerTest : public ::testing::Test {
     h.payload_bytes = *PayloadBytesFor(h.format, h.geometry);
     block_bytes_ = SerializedBytes(h);
     std::vector<TierConfig> tiers;
-    tiers.push_back({std::make_unique<SizedTier>(
-                         SizedTierOptions{"host", fast * block_bytes_, false, {}}),
-                     false});
-    tiers.push_back({std::make_unique<SizedTier>(
-                         SizedTierOptions{"disk", slow * block_bytes_, false, {}}),
-                     true});
+    tiers.push_back(
+        {std::make_unique<SizedTier>(SizedTierOptions{"host", fast * block_bytes_, false, {}}),
+         false});
+    tiers.push_back(
+        {std::make_unique<SizedTier>(SizedTierOptions{"disk", slow * block_bytes_, false, {}}),
+         true});
     Env env = Env::Default();
     env.clock = &clock_;
     o.admit_after_hits = 0;

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <iostream>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json_reader.h"
@@ -32,7 +32,8 @@ constexpr char kTraceName[] = "mooncake_synthetic_trace.jsonl";
 std::string DefaultTrace() {
   const std::string local = absl::StrCat("../shared/data/", kTraceName);
 #ifdef KVSTASH_SOURCE_DIR
-  if (::access(local.c_str(), R_OK) != 0) return absl::StrCat(KVSTASH_SOURCE_DIR "/bench/testdata/", kTraceName);
+  if (::access(local.c_str(), R_OK) != 0)
+    return absl::StrCat(KVSTASH_SOURCE_DIR "/bench/testdata/", kTraceName);
 #endif
   return local;
 }
@@ -56,8 +57,7 @@ void DeclareFlags(FlagSet& f) {
   f.String("namespace", "key namespace of the replayed blocks", "0x7265706c6179");
   f.Bool("sweep", "replay at every --sweep-gib budget for every --sweep-formats format");
   f.String("sweep-tier", "the tier whose budget the sweep varies: device, host, disk", "host");
-  f.String("sweep-gib", "budgets per node, GiB, ascending",
-           "4,8,16,32,64,128,256,512,1024,2048");
+  f.String("sweep-gib", "budgets per node, GiB, ascending", "4,8,16,32,64,128,256,512,1024,2048");
   f.String("sweep-formats", "formats of the sweep", "bf16,fp8_e4m3,nvfp4");
   f.String("csv", "sweep: CSV output file", "replay_sweep.csv");
   f.String("png", "sweep: PNG plot (gnuplot); empty: none", "replay_sweep.png");
@@ -123,7 +123,9 @@ absl::Status ReadBandwidths(const std::string& path, replay::CostModel& cost) {
   if (!in) return absl::NotFoundError(absl::StrCat("--bandwidths-from: cannot open '", path, "'"));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   absl::StatusOr<JsonValue> v = ParseJson(text);
-  if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat("--bandwidths-from ", path, ": ", v.status().message()));
+  if (!v.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bandwidths-from ", path, ": ", v.status().message()));
   JsonObjectReader r(*v, path);
   const std::pair<const char*, replay::Source> wanted[] = {
       {"host_get_1MiB", replay::Source::kHost},
@@ -142,9 +144,9 @@ absl::Status ReadBandwidths(const std::string& path, replay::CostModel& cost) {
   }
   if (!r.ok()) return r.status();
   if (found == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--bandwidths-from ", path,
-        ": no host_get_1MiB, disk_read_1MiB or ucx_get_1MiB_tcp result in it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bandwidths-from ", path,
+                     ": no host_get_1MiB, disk_read_1MiB or ucx_get_1MiB_tcp result in it"));
   }
   return absl::OkStatus();
 }
@@ -168,8 +170,8 @@ absl::StatusOr<Parsed> ParseFlags(const FlagSet& f) {
     if (!v->ok()) return v->status();
   }
   if (*bt == 0 || *bt > service::kMaxBlockTokens) {
-    return absl::InvalidArgumentError(absl::StrCat("--block-tokens: ", *bt, " is not in 1..",
-                                                   service::kMaxBlockTokens));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--block-tokens: ", *bt, " is not in 1..", service::kMaxBlockTokens));
   }
   p.requests = *requests;
   p.block_tokens = static_cast<uint32_t>(*bt);
@@ -183,8 +185,9 @@ absl::StatusOr<Parsed> ParseFlags(const FlagSet& f) {
   p.formats = *formats;
   o.cache.format = p.formats[0];
   ReplaySetup& s = p.setup;
-  for (auto [name, gib] : {std::pair{"device-gib", &s.device_gib}, std::pair{"host-gib", &s.host_gib},
-                           std::pair{"disk-gib", &s.disk_gib}}) {
+  for (auto [name, gib] :
+       {std::pair{"device-gib", &s.device_gib}, std::pair{"host-gib", &s.host_gib},
+        std::pair{"disk-gib", &s.disk_gib}}) {
     if (absl::Status st = GetDouble(f, name, 0, gib); !st.ok()) return st;
   }
   constexpr double kGiB = 1024.0 * 1024 * 1024;
@@ -256,11 +259,12 @@ int RunSweep(const FlagSet& f, const Parsed& p, const replay::Trace& trace) {
   absl::StatusOr<std::vector<double>> gib = ParseGibList("sweep-gib", f.Get("sweep-gib"));
   absl::StatusOr<std::vector<kernels::Format>> formats =
       ParseFormats("sweep-formats", f.Get("sweep-formats"));
-  const absl::Status err = !tier.ok()      ? absl::InvalidArgumentError(absl::StrCat(
-                                                 "--sweep-tier: ", tier.status().message()))
-                           : !gib.ok()     ? gib.status()
-                           : !formats.ok() ? formats.status()
-                                           : absl::OkStatus();
+  const absl::Status err =
+      !tier.ok()
+          ? absl::InvalidArgumentError(absl::StrCat("--sweep-tier: ", tier.status().message()))
+      : !gib.ok()     ? gib.status()
+      : !formats.ok() ? formats.status()
+                      : absl::OkStatus();
   if (!err.ok()) {
     std::cerr << "error: " << err.message() << "\n";
     return 2;
@@ -299,10 +303,10 @@ int RunSweep(const FlagSet& f, const Parsed& p, const replay::Trace& trace) {
                      " requests, ", replay::SweepTierName(so.tier), " budget swept"));
     const std::string cmd = absl::StrCat("gnuplot '", script, "' 2>&1");
     const int rc = std::system(cmd.c_str());
-    plot_note = rc == 0 ? absl::StrCat("plot: ", png, " (script ", script, ")")
-                        : absl::StrCat("plot: gnuplot failed or is missing (exit ", rc,
-                                       "); the script is ", script,
-                                       " (deploy/install-deps.sh installs gnuplot-nox)");
+    plot_note =
+        rc == 0 ? absl::StrCat("plot: ", png, " (script ", script, ")")
+                : absl::StrCat("plot: gnuplot failed or is missing (exit ", rc, "); the script is ",
+                               script, " (deploy/install-deps.sh installs gnuplot-nox)");
   }
   absl::StatusOr<replay::FormatComparison> cmp = replay::Compare(*points, "nvfp4", "fp8_e4m3");
   if (f.GetBool("json")) {
@@ -356,7 +360,8 @@ int RunReplay(const Args& args) {
     return 2;
   }
   Parsed& p = *parsed;
-  absl::StatusOr<replay::Trace> trace = replay::ReadTrace(f.Get("trace"), p.block_tokens, p.requests);
+  absl::StatusOr<replay::Trace> trace =
+      replay::ReadTrace(f.Get("trace"), p.block_tokens, p.requests);
   if (!trace.ok()) {
     std::cerr << "error: --trace: " << trace.status().message() << "\n";
     return absl::IsNotFound(trace.status()) ? 2 : 1;

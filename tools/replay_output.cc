@@ -136,8 +136,8 @@ void PrintReplayTable(const std::vector<ReplayReport>& runs, const ReplaySetup& 
       "        profile %s, %s, %d node%s, budget per node: device %g GiB, host %g GiB, disk %g "
       "GiB\n",
       first.requests, Tokens(first.prompt_tokens), s.distinct_blocks, first.block_tokens, s.trace,
-      first.profile, first.mode, first.nodes, first.nodes > 1 ? "s" : "", s.device_gib,
-      s.host_gib, s.disk_gib);
+      first.profile, first.mode, first.nodes, first.nodes > 1 ? "s" : "", s.device_gib, s.host_gib,
+      s.disk_gib);
   const int w = 14;
   auto row = [&](const std::string& name, auto&& cell) {
     out << absl::StrFormat("%-26s", name);
@@ -156,9 +156,9 @@ void PrintReplayTable(const std::vector<ReplayReport>& runs, const ReplaySetup& 
     if (!any) continue;
     row(absl::StrCat("  hit tokens from ", replay::SourceName(static_cast<Source>(src))),
         [src](const ReplayReport& r) {
-          return Pct(r.prompt_tokens ? static_cast<double>(r.sources[src].hit_tokens) /
-                                           r.prompt_tokens
-                                     : 0);
+          return Pct(r.prompt_tokens
+                         ? static_cast<double>(r.sources[src].hit_tokens) / r.prompt_tokens
+                         : 0);
         });
   }
   row("evictions", [](const ReplayReport& r) { return absl::StrCat(Evictions(r)); });
@@ -167,9 +167,12 @@ void PrintReplayTable(const std::vector<ReplayReport>& runs, const ReplaySetup& 
     for (const replay::SourceFigures& f : r.sources) b += f.bytes;
     return absl::StrFormat("%.1f", b / kGiB);
   });
-  row("TTFT p50 (ms)", [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.p50); });
-  row("TTFT p90 (ms)", [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.p90); });
-  row("TTFT p99 (ms)", [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.p99); });
+  row("TTFT p50 (ms)",
+      [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.p50); });
+  row("TTFT p90 (ms)",
+      [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.p90); });
+  row("TTFT p99 (ms)",
+      [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.p99); });
   row("TTFT mean (ms)",
       [](const ReplayReport& r) { return absl::StrFormat("%.1f", r.ttft_ms.mean); });
   row("  without cache (ms)",
@@ -187,6 +190,19 @@ void PrintReplayTable(const std::vector<ReplayReport>& runs, const ReplaySetup& 
                                       : std::string("-");
           });
     }
+  }
+  const ReplayReport* nv = nullptr;
+  const ReplayReport* fp8 = nullptr;
+  for (const ReplayReport& r : runs) {
+    if (r.format == "nvfp4") nv = &r;
+    if (r.format == "fp8_e4m3") fp8 = &r;
+  }
+  if (nv != nullptr && fp8 != nullptr && fp8->capacity_tokens > 0 && nv->ttft_ms.mean > 0) {
+    out << absl::StrFormat(
+        "nvfp4 vs fp8_e4m3: %.2fx the tokens in the same memory, token hit rate %+.2f points, "
+        "mean TTFT %.2fx lower\n",
+        static_cast<double>(nv->capacity_tokens) / fp8->capacity_tokens,
+        100 * (nv->token_hit_rate() - fp8->token_hit_rate()), fp8->ttft_ms.mean / nv->ttft_ms.mean);
   }
   out << absl::StrFormat(
       "TTFT model: prefill at %g TFLOP/s + reads at device %g, host %g, disk %g, remote %g GB/s "
