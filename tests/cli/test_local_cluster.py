@@ -317,3 +317,23 @@ def test_etcd_membership_lifecycle(tmp_path):
         assert all(gone(pid) for pid in c.pids), c.pids
     finally:
         c.close()
+
+
+def test_replay_against_the_local_cluster(cluster):
+    """`kvstash replay --connect A,B,C`: requests round-robin over the members;
+    blocks another member owns come back as remote hits."""
+    cluster.start("-n", "3", "--membership", "auto")
+    s = cluster.state()
+    if s["info"]["membership"] != "etcd":
+        pytest.skip("kvstashd without --etcd: no shared blocks")
+    kvstash = os.path.join(os.path.dirname(os.path.dirname(KVSTASHD)), "tools", "kvstash")
+    sockets = ",".join(n["socket"] for n in s["nodes"].values())
+    p = subprocess.run([kvstash, "replay", "--profile", "tiny", "--requests", "200",
+                        "--trace", os.path.join(REPO, "bench", "testdata", "mooncake_head400.jsonl"),
+                        "--connect", sockets, "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["mode"] == "connect" and r["nodes"] == 3 and r["requests"] == 200
+    assert r["remote_hit_blocks"] > 0 and r["local_hit_blocks"] > 0
+    assert r["local_hit_blocks"] + r["remote_hit_blocks"] == r["hit_blocks"]
