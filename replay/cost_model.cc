@@ -22,7 +22,7 @@ double PrefillFlops(const service::ComputeShape& c, uint32_t layers, uint64_t ca
   const double h = static_cast<double>(cached_tokens);
   const double pairs = m * h + m * (m + 1) / 2;  // (query, key) pairs, causal
   return 2 * c.active_params * m +
-         2.0 * layers * c.q_heads * (double{c.qk_head_dim} + c.v_head_dim) * pairs;
+         2.0 * layers * c.q_heads * (static_cast<double>(c.qk_head_dim) + c.v_head_dim) * pairs;
 }
 
 double PrefillSeconds(const CostModel& m, const service::ComputeShape& c, uint32_t layers,
