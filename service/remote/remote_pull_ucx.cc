@@ -38,19 +38,26 @@ struct RmaPull {
   std::optional<transport::TransferId> id;
 };
 
-constexpr kj::Duration kFirstPoll = 20 * kj::MICROSECONDS;
-constexpr kj::Duration kMaxPoll = 1 * kj::MILLISECONDS;
+// A small block over loopback lands within microseconds, well below the
+// timer's resolution: poll on the next few turns of the loop (other events
+// run in between) before backing off on the timer.
+constexpr int kSpins = 32;
+constexpr kj::Duration kFirstNap = 50 * kj::MICROSECONDS;
+constexpr kj::Duration kMaxNap = 1 * kj::MILLISECONDS;
 
 // Resolves when the transfer has finished: OK when every byte is in place.
-// Polls with a backoff from kFirstPoll to kMaxPoll; the caller's timeout
-// bounds it (Fetch's WithTimeout), and cancelling it leaves the transfer to
-// ~RmaPull.
-kj::Promise<absl::Status> Finished(kj::Timer& timer, RmaPull& pull, kj::Duration nap) {
+// The caller's timeout bounds it (Fetch's WithTimeout); cancelling it leaves
+// the transfer to ~RmaPull.
+kj::Promise<absl::Status> Finished(kj::Timer& timer, RmaPull& pull, int spins, kj::Duration nap) {
   const transport::TransferState s = pull.transport->Poll(*pull.id);
   if (s.phase == transport::TransferPhase::kDone) return absl::OkStatus();
   if (s.phase == transport::TransferPhase::kFailed) return s.status;
+  if (spins > 0) {
+    return kj::evalLater(
+        [&timer, &pull, spins, nap]() { return Finished(timer, pull, spins - 1, nap); });
+  }
   return timer.afterDelay(nap).then(
-      [&timer, &pull, nap]() { return Finished(timer, pull, std::min(nap * 2, kMaxPoll)); });
+      [&timer, &pull, nap]() { return Finished(timer, pull, 0, std::min(nap * 2, kMaxNap)); });
 }
 
 // The read block, if it is the whole of one valid block `key` in `format`.
@@ -108,7 +115,7 @@ kj::Promise<std::optional<std::string>> RemoteBlocks::PullSlot(const std::string
   pull->id = *id;
   if (!options_.transport->Post(*id).ok()) return std::optional<std::string>();
   RmaPull& p = *pull;
-  return Finished(timer_, p, kFirstPoll)
+  return Finished(timer_, p, kSpins, kFirstNap)
       .then([this, pull = kj::mv(pull), key, format](absl::Status s) -> std::optional<std::string> {
         if (!s.ok() || !VerifyRead(pull->buffer, key, format).ok()) return std::nullopt;
         ++stats_.ucx_pulls;
