@@ -187,6 +187,9 @@ std::vector<TierStats> StatsFromProto(capnp::List<proto::TierStats>::Reader tier
     s.checksum_failures = t.getChecksumFailures();
     s.read_only = t.getReadOnly();
     s.error = t.getError();
+    for (proto::Counter::Reader c : t.getCounters()) {
+      s.counters.emplace_back(std::string(c.getName().cStr()), c.getValue());
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -72,6 +72,11 @@ struct PutBlock {
   nodeLocal @8 :Bool;       # in a cluster: keep it on this node (not pushed to its owners)
 }
 
+struct Counter {
+  name @0 :Text;    # snake_case, e.g. "ucx_pulls"
+  value @1 :UInt64;
+}
+
 struct TierStats {
   name @0 :Text;
   capacityBytes @1 :UInt64;
@@ -87,6 +92,11 @@ struct TierStats {
   checksumFailures @11 :UInt64;
   readOnly @12 :Bool;
   error @13 :Text;
+  counters @14 :List(Counter);
+  # Further counters of this entry, by name. The "remote" entry of a cluster
+  # node: ucx_pulls, ucx_bytes (blocks and bytes pulled by UCX RMA),
+  # ucx_fallbacks (owner answers taken inline instead), ucx_errors (RMA gets
+  # that failed or did not verify), peer_errors.
 }
 
 interface Lease {
@@ -127,7 +137,10 @@ interface Node {
   # With deviceIpc, a stored block already in `format` in the device tier
   # comes back as a DeviceRef, pinned by the same lease. In a cluster, a
   # block missing here is pulled from its owners (tier remote) unless
-  # localOnly (what nodes set when they ask each other).
+  # localOnly (what nodes set when they ask each other). A peer that reads
+  # this node's arena by UCX RMA (the ucx_rkey and ucx_base of its member
+  # record) sets localOnly and zeroCopy over TCP: a SlotRef's offset is then
+  # relative to ucx_base, and the lease pins the slot until the read is over.
 
   put @2 (blocks :List(PutBlock)) -> (stored :UInt32);
   # Validates the whole batch first (nothing is stored if any block is

@@ -22,6 +22,7 @@
 #include "service/node_service.h"
 #include "service/stats_export.h"
 #include "service/tier_setup.h"
+#include "tiers/host_tier.h"
 
 namespace kvstash::service {
 namespace {
@@ -126,6 +127,14 @@ class RpcListener final : public kj::TaskSet::ErrorHandler {
   kj::TaskSet tasks_;
 };
 
+// The host tier's arena, which cluster mode serves to peers by RMA.
+absl::Span<const char> HostArena(tiers::TierManager& manager) {
+  for (int i = 0; i < manager.tier_count(); ++i) {
+    if (auto* host = dynamic_cast<tiers::HostTier*>(manager.tier(i))) return host->arena();
+  }
+  return {};
+}
+
 }  // namespace
 
 void Daemon::CaptureSignals() {
@@ -218,8 +227,9 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
 
     std::unique_ptr<ClusterNode> cluster;  // cluster mode (--etcd)
     if (!options_.etcd.empty()) {
-      absl::StatusOr<std::unique_ptr<ClusterNode>> c = ClusterNode::Create(
-          options_, info.tcp_address, io.provider->getNetwork(), io.provider->getTimer());
+      absl::StatusOr<std::unique_ptr<ClusterNode>> c =
+          ClusterNode::Create(options_, info.tcp_address, HostArena(*manager_),
+                              io.provider->getNetwork(), io.provider->getTimer());
       if (!c.ok()) return c.status();
       cluster = *std::move(c);
       // The router follows every member's tier events, as --node-events would.
@@ -229,6 +239,12 @@ absl::Status Daemon::Run(const std::function<void(const ListenInfo&)>& on_ready)
         for (const remote::RemoteMember& m : peers) nodes.push_back({m.node_id, m.rpc_address});
         r->SetClusterPeers(std::move(nodes));
       });
+    }
+    CollectorHandle remote_metrics;  // before `cluster` goes
+    if (cluster) {
+      remote::RemoteBlocks* rb = cluster->remote();
+      remote_metrics =
+          metrics_.AddCollector([rb](MetricWriter& w) { WriteRemoteMetrics(rb->Stats(), w); });
     }
     NodeLimits limits;
     limits.max_batch_blocks = options_.max_batch_blocks;

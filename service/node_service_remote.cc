@@ -1,5 +1,6 @@
 // NodeService in cluster mode: lookups and gets past this node's own blocks
 // go to the keys' owners; stored blocks are pushed to them (remote_blocks.h).
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -108,6 +109,16 @@ void NodeService::RemoteStatsToProto(proto::TierStats::Builder out) const {
   out.setHits(s.hits);
   out.setMisses(s.misses);
   out.setBytesIn(s.bytes_in);
+  const std::pair<const char*, uint64_t> counters[] = {
+      {"ucx_pulls", s.ucx_pulls},         {"ucx_bytes", s.ucx_bytes},
+      {"ucx_fallbacks", s.ucx_fallbacks}, {"ucx_errors", s.ucx_errors},
+      {"peer_errors", s.peer_errors},
+  };
+  auto list = out.initCounters(std::size(counters));
+  for (size_t i = 0; i < std::size(counters); ++i) {
+    list[i].setName(counters[i].first);
+    list[i].setValue(counters[i].second);
+  }
   out.setError(s.peer_errors + s.push_errors > 0
                    ? absl::StrCat(s.peer_errors, " peer errors, ", s.push_errors,
                                   " failed pushes, ", s.pushes_dropped, " pushes dropped")

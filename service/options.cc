@@ -151,6 +151,17 @@ absl::Status SetEtcd(absl::string_view text, std::string& out) {
   return absl::OkStatus();
 }
 
+absl::Status SetUcxTls(absl::string_view text, std::string& out) {
+  for (const char* choice : kUcxTlsChoices) {
+    if (text == choice) {
+      out = std::string(text);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown UCX profile '", text, "' (expected ",
+                                                 absl::StrJoin(kUcxTlsChoices, ", "), ")"));
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "kvstash-node";
@@ -324,6 +335,12 @@ constexpr OptionSpec kOptions[] = {
      [](const OptionsEnvironment&) { return std::string("5"); },
      [](absl::string_view t, DaemonOptions& o) { return SetPositiveSeconds(t, o.lease_ttl_s); },
      [](const DaemonOptions& o) { return FormatDouble(o.lease_ttl_s); }},
+    {"ucx-tls", "PROFILE",
+     "cluster mode: how blocks move between nodes: UCX RMA from the owner's host arena over "
+     "tcp (between hosts) or shm (one host), or none (inline in Cap'n Proto messages)",
+     [](const OptionsEnvironment&) { return std::string("tcp"); },
+     [](absl::string_view t, DaemonOptions& o) { return SetUcxTls(t, o.ucx_tls); },
+     [](const DaemonOptions& o) { return o.ucx_tls; }},
     {"router-silent-s", "SECONDS",
      "forget an engine worker's blocks after this long without events (0: never)",
      [](const OptionsEnvironment&) { return std::string("600"); },

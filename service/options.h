@@ -64,6 +64,10 @@ struct DaemonOptions {
   uint32_t replicas = 1;
   double remote_timeout_s = 2;
   double lease_ttl_s = 5;
+  // Cluster mode: the UCX profile of the block data path (--ucx-tls; one of
+  // kUcxTlsChoices, the names UcxTransportOptions::Profile() knows, or "none"
+  // for Cap'n Proto only).
+  std::string ucx_tls;
   double router_silent_s = 0;           // drop a worker's entries after this long without events
   uint64_t router_max_blocks = 0;       // most blocks the prefix index holds
   double router_approximate_ttl_s = 0;  // >0: remember own placements this long
@@ -92,6 +96,10 @@ std::string DaemonOptionsHelp(const OptionsEnvironment& env = OptionsEnvironment
 // config itself), in table order. Parsing the text as a config file gives the
 // same options back.
 std::string FormatDaemonOptions(const DaemonOptions& options);
+
+// The values --ucx-tls accepts: UcxTransportOptions::Profile()'s names, then
+// "none" (no UCX: block bytes travel inline in Cap'n Proto messages).
+inline constexpr const char* kUcxTlsChoices[] = {"tcp", "shm", "none"};
 
 // Limits enforced by validation.
 inline constexpr double kMaxTierGib = 1 << 20;  // 1 PiB

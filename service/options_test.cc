@@ -128,6 +128,11 @@ TEST(DaemonOptions, ClusterAndRouterFlags) {
   EXPECT_EQ(o->engine_events,
             (std::vector<std::string>{"w1=tcp://h:5557", "w1=tcp://h:5558;replay=tcp://h:5560"}));
   EXPECT_EQ(o->node_events, std::vector<std::string>{"b=10.0.0.6:7411"});
+  EXPECT_EQ(o->ucx_tls, "tcp");  // the default
+  EXPECT_EQ(Parse({"--ucx-tls", "none"})->ucx_tls, "none");
+  EXPECT_EQ(Parse({"--ucx-tls=shm"})->ucx_tls, "shm");
+  EXPECT_EQ(ErrorOf({"--ucx-tls", "rc"}),
+            "--ucx-tls: unknown UCX profile 'rc' (expected tcp, shm, none)");
   EXPECT_THAT(ErrorOf({"--etcd", "https://h:2379"}), HasSubstr("--etcd: 'https://h:2379' is not"));
   EXPECT_THAT(ErrorOf({"--replicas=0"}), HasSubstr("--replicas: '0' is outside"));
   EXPECT_THAT(ErrorOf({"--engine-events", "w1"}), HasSubstr("is not WORKER=ENDPOINT"));

@@ -39,6 +39,28 @@ void WriteTierMetrics(const tiers::TierManagerStats& stats, MetricWriter& w) {
                 static_cast<double>(stats.misses));
 }
 
+void WriteRemoteMetrics(const remote::RemoteStats& s, MetricWriter& w) {
+  w.EmitGauge("kvstash_remote_members", "Live cluster members, this node included", {},
+              static_cast<double>(s.members));
+  const std::pair<const char*, uint64_t> counters[] = {
+      {"kvstash_remote_hits_total", s.hits},
+      {"kvstash_remote_misses_total", s.misses},
+      {"kvstash_remote_bytes_in_total", s.bytes_in},
+      {"kvstash_remote_peer_errors_total", s.peer_errors},
+      {"kvstash_remote_pushes_total", s.pushes},
+      {"kvstash_remote_push_errors_total", s.push_errors},
+      {"kvstash_remote_pushes_dropped_total", s.pushes_dropped},
+      {"kvstash_remote_ucx_pulls_total", s.ucx_pulls},
+      {"kvstash_remote_ucx_bytes_total", s.ucx_bytes},
+      {"kvstash_remote_ucx_fallbacks_total", s.ucx_fallbacks},
+      {"kvstash_remote_ucx_errors_total", s.ucx_errors},
+  };
+  for (const auto& [name, value] : counters) {
+    w.EmitCounter(name, "Cluster block pulls and pushes (service/remote/remote_blocks.h)", {},
+                  static_cast<double>(value));
+  }
+}
+
 std::string StatsToJson(const tiers::TierManagerStats& stats, const std::string& profile,
                         const std::string& storage_format) {
   std::string tiers = "[";

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "service/metrics.h"
+#include "service/remote/remote_blocks.h"
 #include "tiers/tier_manager.h"
 
 namespace kvstash::service {
@@ -14,6 +15,12 @@ namespace kvstash::service {
 // kvstash_tier_{hits,misses,bytes_in,bytes_out,evictions,spills,promotions,
 // checksum_failures}_total (counters), labelled by tier.
 void WriteTierMetrics(const tiers::TierManagerStats& stats, MetricWriter& w);
+
+// Cluster mode: kvstash_remote_members (gauge) and kvstash_remote_{hits,
+// misses,bytes_in,peer_errors,pushes,push_errors,pushes_dropped}_total, and
+// the data path of pulls: kvstash_remote_ucx_{pulls,bytes,fallbacks,errors}_total
+// (RemoteStats has what each counts).
+void WriteRemoteMetrics(const remote::RemoteStats& stats, MetricWriter& w);
 
 // {"profile", "storage_format", "blocks", "hits", "misses",
 //  "tiers": [{"name", "capacity_bytes", "used_bytes", "blocks", "hits", "misses",

@@ -100,6 +100,10 @@ class HostTier final : public Tier {
   // What other processes get: the arena through a read-only file description.
   int reader_fd() const { return arena_->read_only_fd(); }
   uint64_t arena_bytes() const { return arena_->size(); }
+  // The whole arena in this process, for registering it with a transport so
+  // that peers read committed blocks by RMA at the offsets Map() reports
+  // (pinning each while it is read). Read-only: only the tier writes it.
+  absl::Span<const char> arena() const { return {arena_->base(), arena_->size()}; }
 
   // Tier.
   absl::string_view name() const override { return options_.name; }

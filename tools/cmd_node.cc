@@ -249,6 +249,7 @@ int RunStats(const Args& args) {
           .Add("checksum_failures", t.checksum_failures)
           .Add("read_only", t.read_only)
           .Add("error", t.error);
+      for (const auto& [name, value] : t.counters) o.Add(name, value);
       absl::StrAppend(&tiers, i ? ", " : "", o.Str());
     }
     std::cout << JsonObject().AddRaw("tiers", tiers + "]").Str() << "\n";

@@ -12,9 +12,9 @@
 namespace kvstash::cluster {
 
 bool Member::SameRegistration(const Member& o) const {
-  return node_id == o.node_id && rpc == o.rpc && ucx == o.ucx && host_bytes == o.host_bytes &&
-         disk_bytes == o.disk_bytes && device_bytes == o.device_bytes && gpus == o.gpus &&
-         started_ns == o.started_ns;
+  return node_id == o.node_id && rpc == o.rpc && ucx == o.ucx && ucx_rkey == o.ucx_rkey &&
+         ucx_base == o.ucx_base && host_bytes == o.host_bytes && disk_bytes == o.disk_bytes &&
+         device_bytes == o.device_bytes && gpus == o.gpus && started_ns == o.started_ns;
 }
 
 absl::Status ValidateName(absl::string_view what, absl::string_view name) {
@@ -59,6 +59,9 @@ absl::Status ValidateMember(const Member& member) {
     if (absl::Status s = CheckPrintable("gpu uuid", gpu.uuid, false); !s.ok()) return s;
     if (absl::Status s = CheckPrintable("gpu name", gpu.name, true); !s.ok()) return s;
   }
+  if (!member.ucx_rkey.empty() && member.ucx.empty()) {
+    return absl::InvalidArgumentError("ucx_rkey is set but ucx (the worker address) is empty");
+  }
   return absl::OkStatus();
 }
 
@@ -73,8 +76,10 @@ std::string MemberKey(absl::string_view cluster, absl::string_view node_id) {
 std::string EncodeMember(const Member& m) {
   std::string out = absl::StrCat(
       "{\"node_id\":", JsonQuote(m.node_id), ",\"rpc\":", JsonQuote(m.rpc),
-      ",\"ucx\":", JsonQuote(absl::Base64Escape(m.ucx)), ",\"host_bytes\":", m.host_bytes,
-      ",\"disk_bytes\":", m.disk_bytes, ",\"device_bytes\":", m.device_bytes, ",\"gpus\":[");
+      ",\"ucx\":", JsonQuote(absl::Base64Escape(m.ucx)),
+      ",\"ucx_rkey\":", JsonQuote(absl::Base64Escape(m.ucx_rkey)), ",\"ucx_base\":", m.ucx_base,
+      ",\"host_bytes\":", m.host_bytes, ",\"disk_bytes\":", m.disk_bytes,
+      ",\"device_bytes\":", m.device_bytes, ",\"gpus\":[");
   for (size_t i = 0; i < m.gpus.size(); ++i) {
     const MemberGpu& g = m.gpus[i];
     absl::StrAppend(&out, i == 0 ? "" : ",", "{\"device\":", g.device,
@@ -93,6 +98,8 @@ absl::StatusOr<Member> DecodeMember(absl::string_view json) {
   m.node_id = r.String("node_id");
   m.rpc = r.String("rpc", "");
   const std::string ucx = r.String("ucx", "");
+  const std::string ucx_rkey = r.String("ucx_rkey", "");
+  m.ucx_base = r.U64("ucx_base", 0);
   m.host_bytes = r.U64("host_bytes", 0);
   m.disk_bytes = r.U64("disk_bytes", 0);
   m.device_bytes = r.U64("device_bytes", 0);
@@ -113,6 +120,9 @@ absl::StatusOr<Member> DecodeMember(absl::string_view json) {
   m.started_ns = r.I64("started_ns", 0);
   if (!r.ok()) return r.status();
   if (!absl::Base64Unescape(ucx, &m.ucx)) return absl::InvalidArgumentError("ucx: not base64");
+  if (!absl::Base64Unescape(ucx_rkey, &m.ucx_rkey)) {
+    return absl::InvalidArgumentError("ucx_rkey: not base64");
+  }
   if (absl::Status s = ValidateMember(m); !s.ok()) return s;
   return m;
 }

@@ -3,7 +3,7 @@
 //
 //   key:   /kvstash/<cluster>/members/<node-id>
 //   value: {"node_id":"a","rpc":"10.0.0.5:7070","ucx":"<base64>",
-//           "host_bytes":N,"disk_bytes":N,"device_bytes":N,
+//           "ucx_rkey":"<base64>","ucx_base":N,"host_bytes":N,"disk_bytes":N,"device_bytes":N,
 //           "gpus":[{"device":0,"uuid":"GPU-...","name":"NVIDIA H200","memory_bytes":N}],
 //           "started_ns":N}
 //
@@ -37,6 +37,12 @@ struct Member {
   std::string node_id;
   std::string rpc;  // host:port of the node's Cap'n Proto RPC listener
   std::string ucx;  // the UCX worker address, opaque bytes (base64 in JSON)
+  // The host arena as registered with that UCX transport, for peers' RMA
+  // gets: its remote key (opaque, base64 in JSON) and its address in this
+  // node's process (a SlotRef offset is relative to it). Empty / 0 when the
+  // node has no UCX or no host tier; a key requires `ucx`.
+  std::string ucx_rkey;
+  uint64_t ucx_base = 0;
   uint64_t host_bytes = 0;
   uint64_t disk_bytes = 0;
   uint64_t device_bytes = 0;
@@ -55,7 +61,8 @@ struct Member {
 // InvalidArgument naming `what` ("node-id", "cluster") otherwise.
 absl::Status ValidateName(absl::string_view what, absl::string_view name);
 // The node id; the rpc address and GPU uuids and names in printable ASCII
-// (names may hold spaces; any may be empty).
+// (names may hold spaces; any may be empty); a UCX remote key only with a UCX
+// address.
 absl::Status ValidateMember(const Member& member);
 
 std::string MembersPrefix(absl::string_view cluster);  // "/kvstash/<cluster>/members/"

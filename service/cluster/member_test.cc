@@ -13,6 +13,8 @@ Member Sample() {
   m.node_id = "gpu-node-7";
   m.rpc = "10.0.0.7:7070";
   m.ucx = std::string("\x00\x01\xff ucx worker \"address\"", 24);
+  m.ucx_rkey = std::string("KVSK\x01\x00 packed \xfe key", 19);
+  m.ucx_base = 0x7f12'3456'7000;
   m.host_bytes = uint64_t{64} << 30;
   m.disk_bytes = 18446744073709551615u;  // exact u64, not through a double
   m.device_bytes = uint64_t{120} << 30;
@@ -27,6 +29,8 @@ TEST(Member, RoundTrips) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(back->SameRegistration(m));
   EXPECT_EQ(back->ucx, m.ucx);
+  EXPECT_EQ(back->ucx_rkey, m.ucx_rkey);
+  EXPECT_EQ(back->ucx_base, m.ucx_base);
   EXPECT_EQ(back->disk_bytes, m.disk_bytes);
   EXPECT_EQ(back->gpus, m.gpus);
 
@@ -35,6 +39,24 @@ TEST(Member, RoundTrips) {
   back = DecodeMember(EncodeMember(minimal));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(back->SameRegistration(minimal));
+}
+
+TEST(Member, RegistrationsDifferingOnlyInTheRemoteKeyDiffer) {
+  const Member m = Sample();
+  Member other = m;
+  other.ucx_rkey = "another key";
+  EXPECT_FALSE(other.SameRegistration(m));
+  other = m;
+  other.ucx_base += 4096;
+  EXPECT_FALSE(other.SameRegistration(m));
+}
+
+TEST(Member, ValuesFromOlderWritersHaveNoRemoteKey) {
+  absl::StatusOr<Member> m = DecodeMember(R"({"node_id":"a","rpc":"h:1","ucx":"AAE="})");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->ucx, std::string("\x00\x01", 2));
+  EXPECT_EQ(m->ucx_rkey, "");
+  EXPECT_EQ(m->ucx_base, 0u);
 }
 
 TEST(Member, UnknownFieldsAreIgnoredForNewerWriters) {
@@ -50,6 +72,14 @@ TEST(Member, MalformedValuesNameTheField) {
   EXPECT_THAT(DecodeMember(R"({"node_id":"a","gpus":[{"device":-2}]})").status().message(),
               HasSubstr("gpus[0].device"));
   EXPECT_THAT(DecodeMember(R"({"node_id":"a","ucx":"***"})").status().message(), HasSubstr("ucx"));
+  EXPECT_THAT(DecodeMember(R"({"node_id":"a","ucx":"AAE=","ucx_rkey":"%%"})").status().message(),
+              HasSubstr("ucx_rkey: not base64"));
+  EXPECT_THAT(DecodeMember(R"({"node_id":"a","ucx_rkey":"AAE="})").status().message(),
+              HasSubstr("ucx_rkey is set but ucx"));
+  EXPECT_THAT(DecodeMember(R"({"node_id":"a","ucx_base":-1})").status().message(),
+              HasSubstr("ucx_base"));
+  EXPECT_THAT(DecodeMember(R"({"node_id":"a","ucx_base":"12"})").status().message(),
+              HasSubstr("ucx_base"));
   EXPECT_THAT(DecodeMember(R"({"node_id":"a/b"})").status().message(), HasSubstr("node-id"));
   EXPECT_FALSE(DecodeMember("[]").ok());
 }

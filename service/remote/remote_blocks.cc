@@ -1,10 +1,9 @@
 #include "service/remote/remote_blocks.h"
 
-#include <capnp/rpc-twoparty.h>
-
 #include <algorithm>
 #include <utility>
 
+#include "service/remote/remote_blocks_internal.h"
 #include "service/remote/rendezvous.h"
 
 namespace kvstash::remote {
@@ -23,19 +22,6 @@ void KeyToProto(const tiers::BlockKey& key, proto::BlockKey::Builder out) {
 
 }  // namespace
 
-// One TCP connection to a peer's node API.
-struct RemoteBlocks::Peer {
-  struct Connection {
-    kj::Own<kj::AsyncIoStream> stream;
-    kj::Own<capnp::TwoPartyVatNetwork> network;
-    kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
-  };
-  std::string address;
-  kj::Own<Connection> conn;
-  std::optional<proto::Node::Client> node;
-  kj::TimePoint retry_after = kj::origin<kj::TimePoint>();
-};
-
 RemoteBlocks::RemoteBlocks(RemoteOptions options, kj::Network& network, kj::Timer& timer)
     : options_(std::move(options)),
       network_(network),
@@ -46,23 +32,36 @@ RemoteBlocks::RemoteBlocks(RemoteOptions options, kj::Network& network, kj::Time
 
 RemoteBlocks::~RemoteBlocks() {
   tasks_ = nullptr;  // cancel pushes and watchers before the peers go
+  for (auto& [id, peer] : peers_) DisconnectUcx(*peer);
   peers_.clear();
 }
 
 void RemoteBlocks::SetMembers(const std::vector<RemoteMember>& members) {
-  std::map<std::string, std::string> next;
-  for (const RemoteMember& m : members) next[m.node_id] = m.rpc_address;
-  next.emplace(options_.self, "");  // this node is always a member of its own view
+  std::map<std::string, RemoteMember> next;
+  for (const RemoteMember& m : members) next[m.node_id] = m;
+  next.emplace(options_.self, RemoteMember{options_.self});  // always in its own view
   for (auto it = peers_.begin(); it != peers_.end();) {
     auto n = next.find(it->first);
-    it = n == next.end() || n->second != it->second->address ? peers_.erase(it) : std::next(it);
+    const Peer& p = *it->second;
+    const bool same = n != next.end() && n->second.rpc_address == p.address &&
+                      n->second.ucx_address == p.ucx_address && n->second.ucx_rkey == p.ucx_rkey &&
+                      n->second.ucx_base == p.ucx_base;
+    if (same) {
+      ++it;
+    } else {  // left, or restarted with new details: forget the old connections
+      DisconnectUcx(*it->second);
+      it = peers_.erase(it);
+    }
   }
   members_.clear();
-  for (const auto& [id, address] : next) {
+  for (const auto& [id, m] : next) {
     members_.push_back(id);
     if (id == options_.self || peers_.contains(id)) continue;
     auto p = std::make_unique<Peer>();
-    p->address = address;
+    p->address = m.rpc_address;
+    p->ucx_address = m.ucx_address;
+    p->ucx_rkey = m.ucx_rkey;
+    p->ucx_base = m.ucx_base;
     peers_.emplace(id, std::move(p));
   }
   stats_.members = members_.size();
@@ -160,22 +159,12 @@ kj::Promise<std::optional<std::string>> RemoteBlocks::Fetch(tiers::BlockKey key,
   kj::Vector<kj::Promise<std::optional<std::string>>> calls;
   for (const std::string& owner : Owners(key)) {
     if (owner == options_.self) continue;
-    std::optional<proto::Node::Client> node = NodeOf(owner);
-    if (!node) continue;
-    auto req = node->getRequest();
-    KeyToProto(key, req.initKeys(1)[0]);
-    req.setFormat(static_cast<proto::Format>(format));
-    req.setLocalOnly(true);
-    calls.add(WithTimeout(req.send().then([](auto resp) -> std::optional<std::string> {
-                auto blocks = resp.getBlocks();
-                if (blocks.size() != 1 || !blocks[0].isInline()) return std::nullopt;
-                auto bytes = blocks[0].getInline();
-                return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-              })).catch_([this, owner = owner](kj::Exception&&) -> std::optional<std::string> {
-      ++stats_.peer_errors;
-      Broken(owner);
-      return std::nullopt;
-    }));
+    calls.add(WithTimeout(FetchFrom(owner, key, format))
+                  .catch_([this, owner = owner](kj::Exception&&) -> std::optional<std::string> {
+                    ++stats_.peer_errors;
+                    Broken(owner);
+                    return std::nullopt;
+                  }));
   }
   return kj::joinPromises(calls.releaseAsArray())
       .then([this](kj::Array<std::optional<std::string>> got) -> std::optional<std::string> {
@@ -189,6 +178,70 @@ kj::Promise<std::optional<std::string>> RemoteBlocks::Fetch(tiers::BlockKey key,
         ++stats_.misses;
         return std::nullopt;
       });
+}
+
+namespace {
+
+std::optional<std::string> InlineBytes(proto::BlockResult::Reader block) {
+  if (!block.isInline()) return std::nullopt;
+  auto bytes = block.getInline();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+}  // namespace
+
+kj::Promise<std::optional<std::string>> RemoteBlocks::FetchFrom(const std::string& owner,
+                                                                const tiers::BlockKey& key,
+                                                                kernels::Format format) {
+  std::optional<proto::Node::Client> node = NodeOf(owner);
+  if (!node) return std::optional<std::string>();
+  const Peer& peer = *peers_.at(owner);
+  if (options_.transport == nullptr) return FetchInline(*node, key, format);
+  if (peer.ucx_address.empty() || peer.ucx_rkey.empty()) {
+    ++stats_.ucx_fallbacks;
+    return FetchInline(*node, key, format);
+  }
+  // Where the block sits in the owner's arena (or its bytes inline when it
+  // is not there in `format`), pinned until the answer (and its lease) goes.
+  auto req = node->getRequest();
+  KeyToProto(key, req.initKeys(1)[0]);
+  req.setFormat(static_cast<proto::Format>(format));
+  req.setLocalOnly(true);
+  req.setZeroCopy(true);
+  return req.send().then([this, owner, key, format,
+                          node = *node](capnp::Response<proto::Node::GetResults> resp) mutable
+                         -> kj::Promise<std::optional<std::string>> {
+    auto blocks = resp.getBlocks();
+    if (blocks.size() != 1) return std::optional<std::string>();
+    if (!blocks[0].isSlot()) {
+      if (blocks[0].isInline()) ++stats_.ucx_fallbacks;
+      return InlineBytes(blocks[0]);
+    }
+    const auto slot = blocks[0].getSlot();
+    return PullSlot(owner, key, format, slot.getOffset(), slot.getLength())
+        .attach(kj::mv(resp))  // the lease: dropped once the read is over
+        .then([this, node = kj::mv(node), key, format](std::optional<std::string> got) mutable
+              -> kj::Promise<std::optional<std::string>> {
+          if (got) return kj::mv(got);
+          ++stats_.ucx_errors;
+          ++stats_.ucx_fallbacks;
+          return FetchInline(kj::mv(node), key, format);
+        });
+  });
+}
+
+kj::Promise<std::optional<std::string>> RemoteBlocks::FetchInline(proto::Node::Client node,
+                                                                  const tiers::BlockKey& key,
+                                                                  kernels::Format format) {
+  auto req = node.getRequest();
+  KeyToProto(key, req.initKeys(1)[0]);
+  req.setFormat(static_cast<proto::Format>(format));
+  req.setLocalOnly(true);
+  return req.send().then([](auto resp) -> std::optional<std::string> {
+    auto blocks = resp.getBlocks();
+    if (blocks.size() != 1) return std::nullopt;
+    return InlineBytes(blocks[0]);
+  });
 }
 
 void RemoteBlocks::Push(const tiers::BlockKey& key,

@@ -6,6 +6,17 @@
 //   - answers a local miss by asking the owners: Holds() for lookups past the
 //     local prefix (Node.holds), Fetch() for gets (Node.get with localOnly, so
 //     a request never bounces between nodes).
+// Data path of a pull (Fetch): with a transport (RemoteOptions::transport)
+// and an owner that published its UCX address and host-arena key, the owner
+// is asked for the block's location (Node.get with localOnly and zeroCopy:
+// a SlotRef into its arena, pinned by the returned lease), the bytes are read
+// with a UCX RMA get into a buffer here, verified (header, key, format,
+// payload checksum: a torn or wrong read is never returned), and the lease is
+// dropped. A block the owner holds elsewhere (disk, device, another format)
+// comes back inline in the same answer; an owner without UCX details, or an
+// RMA get that fails or does not verify, falls back to the inline get.
+// UCX peers are connected on first use and disconnected when their member
+// leaves, changes its details, or fails (reconnected on the next pull).
 // Peers are reached over the node API (Cap'n Proto over TCP) at the address
 // membership publishes; connections are made lazily, kept, and dropped when
 // they fail or the member leaves (the next call reconnects, at most once per
@@ -13,7 +24,9 @@
 // costs a request at most that long, after which its keys count as misses.
 //
 // Threading: everything runs on the event loop of the thread that created it
-// (the daemon's); Stats() too.
+// (the daemon's); Stats() too. RMA completions are polled from that loop with
+// a timer (Transport::Wait would block it); a UCX connect and the first use
+// of a peer's key wait briefly for the transport's progress thread.
 #ifndef KVSTASH_SERVICE_REMOTE_REMOTE_BLOCKS_H_
 #define KVSTASH_SERVICE_REMOTE_REMOTE_BLOCKS_H_
 
@@ -30,6 +43,7 @@
 #include "kernels/codec.h"
 #include "proto/node.capnp.h"
 #include "tiers/block.h"
+#include "transport/transport.h"
 
 namespace kvstash::remote {
 
@@ -40,11 +54,19 @@ struct RemoteOptions {
   kj::Duration reconnect_delay = 500 * kj::MILLISECONDS;
   size_t max_pushes_in_flight = 256;
   uint64_t max_message_bytes = uint64_t{256} << 20;
+  // Pulls by RMA through this transport (not owned; must outlive the
+  // RemoteBlocks and have caps().rma); nullptr: inline pulls only.
+  transport::Transport* transport = nullptr;
 };
 
 struct RemoteMember {
   std::string node_id;
   std::string rpc_address;  // host:port of its node API
+  // Its transport address, host-arena remote key and arena address
+  // (cluster::Member); RMA pulls from it need all three.
+  std::string ucx_address;
+  std::string ucx_rkey;
+  uint64_t ucx_base = 0;
 };
 
 struct RemoteStats {
@@ -57,6 +79,14 @@ struct RemoteStats {
   uint64_t pushes = 0;       // blocks pushed to owners (per owner)
   uint64_t push_errors = 0;
   uint64_t pushes_dropped = 0;  // over max_pushes_in_flight
+  // The data path of pulls (with a transport only): blocks read by RMA and
+  // their bytes; owner answers taken inline instead (no UCX details, block not
+  // in its host arena in the format, or after a failed RMA get); RMA gets
+  // that failed or did not verify.
+  uint64_t ucx_pulls = 0;
+  uint64_t ucx_bytes = 0;
+  uint64_t ucx_fallbacks = 0;
+  uint64_t ucx_errors = 0;
 };
 
 class RemoteBlocks {
@@ -91,6 +121,22 @@ class RemoteBlocks {
   // an unknown member, or while a failed peer waits out reconnect_delay.
   std::optional<proto::Node::Client> NodeOf(const std::string& id);
   void Broken(const std::string& id);
+  // One owner's answer for `key`: by RMA where possible, else inline.
+  kj::Promise<std::optional<std::string>> FetchFrom(const std::string& owner,
+                                                    const tiers::BlockKey& key,
+                                                    kernels::Format format);
+  kj::Promise<std::optional<std::string>> FetchInline(proto::Node::Client node,
+                                                      const tiers::BlockKey& key,
+                                                      kernels::Format format);
+  // remote_pull_ucx.cc: reads [offset, offset + length) of the owner's
+  // arena and verifies it as `key` in `format`; nullopt on any failure.
+  kj::Promise<std::optional<std::string>> PullSlot(const std::string& owner,
+                                                   const tiers::BlockKey& key,
+                                                   kernels::Format format, uint64_t offset,
+                                                   uint64_t length);
+  // The owner's UCX peer, connecting (again) when there is none or it failed.
+  absl::StatusOr<transport::PeerId> UcxPeerOf(Peer& peer);
+  void DisconnectUcx(Peer& peer);
   template <typename T>
   kj::Promise<T> WithTimeout(kj::Promise<T> p);
 

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 
@@ -92,7 +93,9 @@ def get(node, key, out):
 
 @pytest.fixture
 def cluster(tmp_path, request):
-    replicas = getattr(request, "param", 1)
+    """Three nodes; param: replicas, or (replicas, extra kvstashd flags)."""
+    param = getattr(request, "param", 1)
+    replicas, extra = (param, ()) if isinstance(param, int) else param
     etcd = Etcd(tmp_path / "etcd")
     nodes = {}
     try:
@@ -100,7 +103,7 @@ def cluster(tmp_path, request):
             nodes[name] = Daemon(tmp_path / name, "--host-gib", "0.02", "--disk-gib", "0",
                                  "--node-id", name, "--etcd", etcd.url, "--cluster", "t",
                                  "--replicas", str(replicas), "--lease-ttl-s", "2",
-                                 "--remote-timeout-s", "1")
+                                 "--remote-timeout-s", "1", *extra)
         for n in nodes.values():
             wait_for("3 members", lambda n=n: members(n) == ["a", "b", "c"])
         yield nodes
@@ -109,6 +112,18 @@ def cluster(tmp_path, request):
             if n.proc.poll() is None:
                 n.stop()
         etcd.stop()
+
+
+def remote_stats(node):
+    return next(t for t in node.cli("stats")["tiers"] if t["name"] == "remote")
+
+
+def metric(node, name):
+    with urllib.request.urlopen("http://%s/metrics" % node.http, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise AssertionError(name + " not in /metrics")
 
 
 def test_a_block_put_on_one_node_is_fetched_byte_exact_on_another(cluster, tmp_path):
@@ -174,3 +189,72 @@ def test_a_hung_node_costs_at_most_the_timeout(cluster, tmp_path):
             get(c, k, tmp_path / "c.out")
     finally:
         b.proc.send_signal(signal.SIGCONT)
+
+
+def test_pulls_go_over_ucx_rma_from_the_owners_arena(cluster, tmp_path):
+    a, c = cluster["a"], cluster["c"]
+    assert all(m["ucx_rma"] for m in c.http_json("/v1/cluster")["members"])
+    put_all(a, tmp_path)
+    wait_for("c to find a's blocks",
+             lambda: c.cli("lookup", "--keys", ",".join(map(str, KEYS)))["matched"] == len(KEYS))
+    before = remote_stats(c)
+    for k in KEYS[:8]:
+        want = get(a, k, tmp_path / "a.out")
+        assert want is not None and get(c, k, tmp_path / "c.out") == want, k
+    after = remote_stats(c)
+    pulled = after["hits"] - before["hits"]
+    assert pulled >= 1  # c owns about a third of the keys; the rest come from a or b
+    assert after["ucx_pulls"] - before["ucx_pulls"] == pulled
+    assert after["ucx_bytes"] > before["ucx_bytes"]
+    assert after["ucx_fallbacks"] == before["ucx_fallbacks"] and after["ucx_errors"] == 0
+    assert c.http_json("/v1/cluster")["remote"]["ucx"] == "ucx/tcp"
+    assert metric(c, "kvstash_remote_ucx_pulls_total") == after["ucx_pulls"]
+
+
+@pytest.mark.parametrize("cluster", [(1, ("--ucx-tls", "none"))], indirect=True)
+def test_without_ucx_pulls_go_inline(cluster, tmp_path):
+    a, c = cluster["a"], cluster["c"]
+    assert not any(m["ucx_rma"] for m in c.http_json("/v1/cluster")["members"])
+    put_all(a, tmp_path)
+    wait_for("c to find a's blocks",
+             lambda: c.cli("lookup", "--keys", ",".join(map(str, KEYS)))["matched"] == len(KEYS))
+    for k in KEYS[:8]:
+        want = get(a, k, tmp_path / "a.out")
+        assert want is not None and get(c, k, tmp_path / "c.out") == want, k
+    remote = remote_stats(c)
+    assert remote["hits"] >= 1
+    assert remote["ucx_pulls"] == 0 and remote["ucx_bytes"] == 0
+    assert c.http_json("/v1/cluster")["remote"]["ucx"] == "none"
+
+
+def test_an_owner_killed_around_ucx_pulls_costs_misses_not_wrong_data(cluster, tmp_path):
+    a, b, c = cluster["a"], cluster["b"], cluster["c"]
+    put_all(b, tmp_path)
+    wait_for("c to see b's blocks",
+             lambda: c.cli("lookup", "--keys", ",".join(map(str, KEYS)))["matched"] == len(KEYS))
+    want = {k: get(b, k, tmp_path / "b.out") for k in KEYS}
+    for k in KEYS[:4]:  # c has UCX endpoints to the owners now
+        assert get(c, k, tmp_path / "c.out") == want[k], k
+    assert remote_stats(c)["ucx_pulls"] >= 1
+    # Kill b while c pulls (it may land before, between or during pulls);
+    # every answer is a miss or the right bytes, each within the timeout
+    # (get() fails on TimeoutExpired).
+    killer = threading.Thread(target=lambda: b.stop(signal.SIGKILL))
+    killer.start()
+    try:
+        for k in KEYS:
+            got = get(c, k, tmp_path / "c.out")
+            assert got is None or got == want[k], k
+    finally:
+        killer.join()
+    for k in KEYS:  # before b's lease ends too: misses, not hangs
+        got = get(c, k, tmp_path / "c.out")
+        assert got is None or got == want[k], k
+    assert c.proc.poll() is None and a.proc.poll() is None
+    wait_for("b to leave", lambda: members(c) == ["a", "c"])
+    # The survivors go on serving each other.
+    blk = tmp_path / "fresh.bin"
+    blk.write_bytes(bytes([7]) * TINY_BF16_BYTES)
+    c.cli("put", "--key", "9999", "--in", str(blk), "--format", "bf16")
+    fresh = get(c, 9999, tmp_path / "c.out")
+    assert fresh is not None and get(a, 9999, tmp_path / "a.out") == fresh

@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -155,6 +156,9 @@ struct TierStats {
   uint64_t evictions = 0, spills = 0, promotions = 0, checksum_failures = 0;
   bool read_only = false;
   std::string error;
+  // Further counters by name (the "remote" entry: ucx_pulls, ucx_bytes,
+  // ucx_fallbacks, ucx_errors, peer_errors), in the node's order.
+  std::vector<std::pair<std::string, uint64_t>> counters;
 };
 
 class Client {
