@@ -8,23 +8,11 @@
 #include "bench/report.h"
 #include "bench/router_bench.h"
 #include "tools/commands.h"
+#include "tools/default_trace.h"
 #include "tools/flags.h"
 
 namespace kvstash::tools {
 namespace {
-
-constexpr char kTraceName[] = "mooncake_synthetic_trace.jsonl";
-
-// Like `kvstash demo`: ../shared/data next to the working directory, else the
-// shared data tree next to the source tree this binary was built from.
-std::string DefaultTrace() {
-  const std::string local = absl::StrCat("../shared/data/", kTraceName);
-#ifdef KVSTASH_SHARED_DATA_DIR
-  if (::access(local.c_str(), R_OK) != 0)
-    return absl::StrCat(KVSTASH_SHARED_DATA_DIR "/", kTraceName);
-#endif
-  return local;
-}
 
 absl::Status GetU32(const FlagSet& flags, const std::string& name, uint32_t min, uint32_t* out) {
   absl::StatusOr<uint64_t> v = flags.GetU64(name);
@@ -38,7 +26,7 @@ absl::Status GetU32(const FlagSet& flags, const std::string& name, uint32_t min,
 
 absl::StatusOr<bench::RouterBenchOptions> ParseOptions(const FlagSet& flags) {
   bench::RouterBenchOptions o;
-  o.trace_path = flags.Has("trace") ? flags.Get("trace") : DefaultTrace();
+  o.trace_path = flags.Has("trace") ? flags.Get("trace") : DefaultTracePath();
   const std::string route = flags.Get("route");
   if (route != "index" && route != "hash" && route != "random") {
     return absl::InvalidArgumentError(
@@ -80,10 +68,9 @@ int RunBenchRouter(const Args& args) {
                 "workers x dp ranks: index events/s and placement p50/p99 latency on one core,\n"
                 "memory per indexed block, each next to a naive unordered_map in the same run.");
   flags.Bool("json", "print one JSON object instead of a table");
-  flags.String(
-      "trace",
-      absl::StrCat("Mooncake-format JSONL trace (default: ../shared/data/", kTraceName, ")"),
-      std::nullopt, /*optional=*/true);
+  flags.String("trace",
+               absl::StrCat("Mooncake-format JSONL trace (default: ", DefaultTracePath(), ")"),
+               std::nullopt, /*optional=*/true);
   flags.String("scale", "trace replicas with distinct hash salts, or 'small' for a smoke run",
                absl::StrCat(d.scale));
   flags.String("requests", "trace lines to read (0: all)", "0");

@@ -23,6 +23,7 @@
 #include "service/options.h"
 #include "service/profile.h"
 #include "tools/commands.h"
+#include "tools/default_trace.h"
 #include "tools/flags.h"
 #include "tools/json_writer.h"
 
@@ -76,7 +77,7 @@ int RunDemo(const Args& args) {
   FlagSet f("kvstash demo [--trace FILE] [--requests N] [flags]",
             "Replay a Mooncake-format trace through a running kvstashd as an engine would:\n"
             "look up each request's cached prefix, fetch it, compute and store the rest.");
-  f.String("trace", "Mooncake-format JSONL trace", "../shared/data/mooncake_synthetic_trace.jsonl");
+  f.String("trace", "Mooncake-format JSONL trace", DefaultTracePath());
   f.String("requests", "requests to replay (0: all)", "1000");
   f.String("profile", "model profile of the blocks", "tiny");
   f.String("connect", "kvstashd address", service::ParseDaemonOptions({})->socket_path);

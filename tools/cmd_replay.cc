@@ -19,27 +19,15 @@
 #include "replay/sweep.h"
 #include "service/profile.h"
 #include "tools/commands.h"
+#include "tools/default_trace.h"
 #include "tools/flags.h"
 #include "tools/replay_output.h"
 
 namespace kvstash::tools {
 namespace {
 
-constexpr char kTraceName[] = "mooncake_synthetic_trace.jsonl";
-
-// ../shared/data next to the working directory, else the copy in the source
-// tree this binary was built from.
-std::string DefaultTrace() {
-  const std::string local = absl::StrCat("../shared/data/", kTraceName);
-#ifdef KVSTASH_SOURCE_DIR
-  if (::access(local.c_str(), R_OK) != 0)
-    return absl::StrCat(KVSTASH_SOURCE_DIR "/bench/testdata/", kTraceName);
-#endif
-  return local;
-}
-
 void DeclareFlags(FlagSet& f) {
-  f.String("trace", "Mooncake-format JSONL trace", DefaultTrace());
+  f.String("trace", "Mooncake-format JSONL trace", DefaultTracePath());
   f.String("requests", "replay only the first N requests (0: all)", "0");
   f.String("profile", "model profile (service/profiles) or a .conf path", "llama-3.1-8b");
   f.String("format", "storage format(s): bf16, fp8_e4m3, nvfp4, mxfp4; a comma list compares",
