@@ -40,9 +40,15 @@ void DeclareFlags(FlagSet& f) {
   f.String("replicas", "owners per block with --nodes > 1", "1");
   f.Bool("materialize", "store real bytes in the real tiers (small budgets / tiny profile)");
   f.String("scratch-dir", "where --materialize puts its disk tier (removed after)", "/tmp");
-  f.String("connect", "replay against running kvstashd(s): ADDR[,ADDR...], requests round-robin",
+  f.String("connect",
+           "replay against running kvstashd(s): ADDR[,ADDR...], requests round-robin; blocks are "
+           "put as bf16 and stored in each daemon's own --storage-format (give the same "
+           "--format)",
            "", true);
-  f.String("namespace", "key namespace of the replayed blocks", "0x7265706c6179");
+  f.String("namespace",
+           "key namespace of the replayed blocks (with --connect, a second replay finds the "
+           "first one's blocks unless it uses another namespace)",
+           "0x7265706c6179");
   f.Bool("sweep", "replay at every --sweep-gib budget for every --sweep-formats format");
   f.String("sweep-tier", "the tier whose budget the sweep varies: device, host, disk", "host");
   f.String("sweep-gib", "budgets per node, GiB, ascending", "4,8,16,32,64,128,256,512,1024,2048");
