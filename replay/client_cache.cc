@@ -34,13 +34,15 @@ std::optional<Source> SourceOf(Tier t) {
 
 class ClientCache final : public NodeCache {
  public:
-  ClientCache(std::unique_ptr<Client> c, const CacheOptions& o, uint64_t block_bytes)
+  ClientCache(std::unique_ptr<Client> c, const CacheOptions& o, uint64_t block_bytes,
+              size_t bf16_bytes)
       : c_(std::move(c)),
         geometry_{o.profile.geometry.layers, o.profile.geometry.kv_heads,
                   o.profile.geometry.head_dim, o.profile.geometry.block_tokens,
                   o.profile.geometry.planes},
         format_(static_cast<Format>(o.format)),
-        block_bytes_(block_bytes) {}
+        block_bytes_(block_bytes),
+        bf16_bytes_(bf16_bytes) {}
 
   absl::StatusOr<std::vector<Source>> Lookup(absl::Span<const tiers::BlockKey> keys) override {
     const std::vector<Key> k = Convert(keys);
@@ -71,9 +73,7 @@ class ClientCache final : public NodeCache {
 
   absl::Status Store(absl::Span<const tiers::BlockKey> keys, std::optional<tiers::BlockKey> parent,
                      absl::Span<const uint64_t> ids) override {
-    const size_t bf16_bytes = size_t{2} * geometry_.layers * geometry_.planes * geometry_.kv_heads *
-                              geometry_.block_tokens * geometry_.head_dim;
-    std::vector<std::vector<uint8_t>> payloads(keys.size(), std::vector<uint8_t>(bf16_bytes));
+    std::vector<std::vector<uint8_t>> payloads(keys.size(), std::vector<uint8_t>(bf16_bytes_));
     std::vector<PutBlock> puts;
     for (size_t i = 0; i < keys.size(); ++i) {
       SyntheticBf16(ids[i], absl::MakeSpan(payloads[i]));
@@ -130,6 +130,7 @@ class ClientCache final : public NodeCache {
   const Geometry geometry_;
   const Format format_;
   const uint64_t block_bytes_;
+  const size_t bf16_bytes_;  // of a computed block, as it is put
   std::array<double, kSources> read_seconds_{};
 };
 
@@ -139,12 +140,14 @@ absl::StatusOr<std::unique_ptr<NodeCache>> CreateClientCache(const std::string& 
                                                              const CacheOptions& o) {
   absl::StatusOr<uint64_t> bytes = StoredBlockBytes(o.profile, o.format);
   if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<size_t> bf16 = service::BlockBytes(o.profile, kernels::Format::kBf16);
+  if (!bf16.ok()) return bf16.status();
   absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(address);
   if (!c.ok()) {
     return absl::Status(c.status().code(),
                         absl::StrCat("--connect ", address, ": ", c.status().message()));
   }
-  return std::make_unique<ClientCache>(*std::move(c), o, *bytes);
+  return std::make_unique<ClientCache>(*std::move(c), o, *bytes, *bf16);
 }
 
 }  // namespace kvstash::replay

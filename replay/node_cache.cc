@@ -36,10 +36,11 @@ service::DaemonOptions TierOptions(const CacheOptions& o) {
 class ManagerCache final : public NodeCache {
  public:
   ManagerCache(std::unique_ptr<tiers::TierManager> m, const CacheOptions& o, uint64_t block_bytes,
-               bool materialized)
+               size_t bf16_bytes, bool materialized)
       : m_(std::move(m)),
         geometry_(o.profile.geometry),
         block_bytes_(block_bytes),
+        bf16_bytes_(bf16_bytes),
         materialized_(materialized) {}
 
   absl::StatusOr<std::vector<Source>> Lookup(absl::Span<const tiers::BlockKey> keys) override {
@@ -125,9 +126,7 @@ class ManagerCache final : public NodeCache {
 
   absl::Status PutReal(const tiers::BlockKey& k, const std::optional<tiers::BlockKey>& parent,
                        uint64_t id) {
-    const size_t bf16_bytes = size_t{2} * geometry_.layers * geometry_.planes * geometry_.kv_heads *
-                              geometry_.block_tokens * geometry_.head_dim;
-    payload_.resize(bf16_bytes);
+    payload_.resize(bf16_bytes_);
     SyntheticBf16(id, absl::MakeSpan(payload_));
     tiers::PutRequest r;
     r.key = k;
@@ -141,6 +140,7 @@ class ManagerCache final : public NodeCache {
   std::unique_ptr<tiers::TierManager> m_;
   const kernels::KvGeometry geometry_;
   const uint64_t block_bytes_;
+  const size_t bf16_bytes_;  // of a computed block, as it is put
   const bool materialized_;
   std::vector<uint8_t> payload_;
   std::array<double, kSources> read_seconds_{};
@@ -169,7 +169,7 @@ absl::StatusOr<std::unique_ptr<NodeCache>> CreateSizedCache(const CacheOptions& 
   absl::StatusOr<std::unique_ptr<tiers::TierManager>> m =
       service::BuildSizedTierManager(TierOptions(o), o.profile, env);
   if (!m.ok()) return m.status();
-  return std::make_unique<ManagerCache>(*std::move(m), o, *bytes, false);
+  return std::make_unique<ManagerCache>(*std::move(m), o, *bytes, 0, false);
 }
 
 absl::StatusOr<std::unique_ptr<NodeCache>> CreateMaterializedCache(const CacheOptions& o,
@@ -179,10 +179,12 @@ absl::StatusOr<std::unique_ptr<NodeCache>> CreateMaterializedCache(const CacheOp
   if (!bytes.ok()) return bytes.status();
   Env env = Env::Default();
   env.clock = clock;
+  absl::StatusOr<size_t> bf16 = service::BlockBytes(o.profile, kernels::Format::kBf16);
+  if (!bf16.ok()) return bf16.status();
   absl::StatusOr<std::unique_ptr<tiers::TierManager>> m =
       service::BuildTierManager(TierOptions(o), o.profile, env);
   if (!m.ok()) return m.status();
-  return std::make_unique<ManagerCache>(*std::move(m), o, *bytes, true);
+  return std::make_unique<ManagerCache>(*std::move(m), o, *bytes, *bf16, true);
 }
 
 }  // namespace kvstash::replay

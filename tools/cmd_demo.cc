@@ -98,8 +98,7 @@ int RunDemo(const Args& args) {
   }
   const auto& pg = profile->geometry;
   const Geometry g{pg.layers, pg.kv_heads, pg.head_dim, pg.block_tokens, pg.planes};
-  const size_t bf16_bytes =
-      size_t{2} * pg.layers * pg.planes * pg.kv_heads * pg.block_tokens * pg.head_dim;
+  const size_t bf16_bytes = service::BlockBytes(*profile, kernels::Format::kBf16).value_or(0);
   Totals t;
   const auto start = std::chrono::steady_clock::now();
   std::string line;

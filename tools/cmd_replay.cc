@@ -366,9 +366,11 @@ int RunReplay(const Args& args) {
   if (trace->reordered) std::cerr << "replay: note: the trace was not in timestamp order; sorted\n";
   std::optional<ScratchDir> scratch;
   if (p.options.mode == replay::Mode::kMaterialized) {
-    const kernels::KvGeometry& g = p.options.cache.profile.geometry;
-    const double gib = static_cast<double>(trace->distinct_blocks) * 2 * g.layers * g.planes *
-                       g.kv_heads * g.block_tokens * g.head_dim / (1024.0 * 1024 * 1024);
+    const double gib =
+        static_cast<double>(trace->distinct_blocks) *
+        static_cast<double>(
+            service::BlockBytes(p.options.cache.profile, kernels::Format::kBf16).value_or(0)) /
+        (1024.0 * 1024 * 1024);
     if (gib > 8) {
       std::cerr << "replay: note: --materialize generates and converts up to "
                 << static_cast<int>(gib)
