@@ -207,7 +207,7 @@ class UcxTransport final : public Transport {
   std::thread thread_;
 
   mutable Mutex mu_;
-  mutable std::condition_variable_any cv_;                    // transfer finished, peer ready
+  mutable std::condition_variable_any cv_;  // transfer finished, peer ready
   // Bumped after every Publish(): Wait() spins on it before blocking on cv_.
   std::atomic<uint64_t> publications_{0};
   // How long Wait() spins before blocking: at most kWaitSpin, adapted (see Wait).
