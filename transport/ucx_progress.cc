@@ -312,6 +312,7 @@ void UcxTransport::Publish() {
   }
   finished_.clear();
   peer_updates_.clear();
+  publications_.fetch_add(1, std::memory_order_release);
   cv_.notify_all();
 }
 

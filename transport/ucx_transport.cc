@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +61,14 @@ absl::StatusOr<std::unique_ptr<Transport>> CreateUcxTransport(const UcxTransport
 
 namespace ucx_internal {
 namespace {
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 absl::StatusOr<ConfigPtr> ReadConfig(const UcxTransportOptions& o) {
   ucp_config_t* raw = nullptr;
@@ -374,15 +384,37 @@ std::optional<absl::Status> UcxTransport::Outcome(TransferId id) const {
   return std::nullopt;
 }
 
+// Spins before blocking: when the transport is busy with
+// short transfers, the next Publish() is microseconds away and a futex sleep
+// and wakeup costs more than that. The spin adapts, as an adaptive mutex's
+// does: a wait that outlasted its spin halves the next one (long transfers,
+// a slow network: spinning only takes CPU from the peer and the progress
+// thread), and a blocked wait that ended within kWaitSpin restores it.
 absl::Status UcxTransport::Wait(TransferId id, absl::Time deadline) {
-  {  // Usually already finished: a shared lock does not hold off Publish().
-    ReaderMutexLock l(&mu_);
-    if (std::optional<absl::Status> s = Outcome(id)) return *s;
-  }
+  using SysClock = std::chrono::system_clock;
   const auto until = absl::ToChronoTime(deadline);
+  const SysClock::time_point start = SysClock::now();
+  const auto budget = std::chrono::nanoseconds(wait_spin_ns_.load(std::memory_order_relaxed));
+  const SysClock::time_point spin_until = std::min<SysClock::time_point>(until, start + budget);
+  for (;;) {
+    const uint64_t seen = publications_.load(std::memory_order_acquire);
+    {  // A shared lock does not hold off Publish().
+      ReaderMutexLock l(&mu_);
+      if (std::optional<absl::Status> s = Outcome(id)) return *s;
+    }
+    while (publications_.load(std::memory_order_acquire) == seen && SysClock::now() < spin_until) {
+      CpuRelax();
+    }
+    if (publications_.load(std::memory_order_acquire) == seen) break;
+  }
   MutexLock l(&mu_);
   for (;;) {
-    if (std::optional<absl::Status> s = Outcome(id)) return *s;
+    if (std::optional<absl::Status> s = Outcome(id)) {
+      const bool short_wait = SysClock::now() - start <= kWaitSpin;
+      wait_spin_ns_.store(short_wait ? kWaitSpin.count() : budget.count() / 2,
+                          std::memory_order_relaxed);
+      return *s;
+    }
     if (cv_.wait_until(mu_, until) == std::cv_status::timeout) {
       auto again = transfers_.find(id);
       if (again != transfers_.end() && again->second.phase == TransferPhase::kPending) {

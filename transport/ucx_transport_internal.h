@@ -14,6 +14,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -206,7 +207,12 @@ class UcxTransport final : public Transport {
   std::thread thread_;
 
   mutable Mutex mu_;
-  mutable std::condition_variable_any cv_;                    // transfer finished, peer ready
+  mutable std::condition_variable_any cv_;  // transfer finished, peer ready
+  // Bumped after every Publish(): Wait() spins on it before blocking on cv_.
+  std::atomic<uint64_t> publications_{0};
+  // How long Wait() spins before blocking: at most kWaitSpin, adapted (see Wait).
+  static constexpr std::chrono::nanoseconds kWaitSpin = std::chrono::microseconds(50);
+  std::atomic<int64_t> wait_spin_ns_{kWaitSpin.count()};
   std::optional<absl::Status> started_ ABSL_GUARDED_BY(mu_);  // the worker's creation
   std::vector<Command> commands_ ABSL_GUARDED_BY(mu_);
   bool asleep_ ABSL_GUARDED_BY(mu_) = false;
