@@ -29,6 +29,7 @@ service::DaemonOptions TierOptions(const CacheOptions& o) {
   d.host_bytes = o.host_bytes;
   d.disk_bytes = o.disk_bytes;
   d.storage_format = o.format;
+  d.disk_admit_after_hits = o.disk_admit_after_hits;
   d.data_dir = o.scratch_dir;
   return d;
 }

@@ -63,7 +63,8 @@ struct CacheOptions {
   service::ModelProfile profile;  // geometry.block_tokens set to the trace's
   kernels::Format format = kernels::Format::kNvfp4;
   uint64_t device_bytes = 0, host_bytes = 0, disk_bytes = 0;
-  std::string scratch_dir;  // materialized: where the disk tier lives
+  uint32_t disk_admit_after_hits = 1;  // as kvstashd --disk-admit-after-hits
+  std::string scratch_dir;             // materialized: where the disk tier lives
 };
 
 // `clock` drives LRU order (the replayer sets it to the trace's timestamps);

@@ -128,6 +128,33 @@ TEST(ReplayTest, SpillsToDiskAndPromotesBack) {
   EXPECT_GT(r->ttft_ms.max, disk_ms);
 }
 
+TEST(ReplayTest, DiskAdmissionAfterZeroHitsSpillsEverything) {
+  ReplayOptions o = HostOnly(1);
+  absl::StatusOr<uint64_t> bytes = StoredBlockBytes(o.cache.profile, o.cache.format);
+  ASSERT_TRUE(bytes.ok());
+  o.cache.disk_bytes = 10 * *bytes;
+  o.cache.disk_admit_after_hits = 0;
+  // r0 computes 1; r1 computes 2, evicting 1 (never hit, admitted anyway);
+  // r2 hits 1 on disk, promotes it and spills 2.
+  absl::StatusOr<ReplayReport> r =
+      Replay(MakeTrace("{\"timestamp\": 0, \"input_length\": 4, \"hash_ids\": [1]}\n"
+                       "{\"timestamp\": 1, \"input_length\": 4, \"hash_ids\": [2]}\n"
+                       "{\"timestamp\": 2, \"input_length\": 4, \"hash_ids\": [1]}\n"),
+             o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sources[static_cast<int>(Source::kDisk)].hit_blocks, 1u);
+  EXPECT_EQ(r->tiers[0].spills, 2u);
+  EXPECT_EQ(r->tiers[0].admissions_refused, 0u);
+  o.cache.disk_admit_after_hits = 1;  // the daemon's default: 1 is dropped, r2 misses
+  r = Replay(MakeTrace("{\"timestamp\": 0, \"input_length\": 4, \"hash_ids\": [1]}\n"
+                       "{\"timestamp\": 1, \"input_length\": 4, \"hash_ids\": [2]}\n"
+                       "{\"timestamp\": 2, \"input_length\": 4, \"hash_ids\": [1]}\n"),
+             o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->hit_blocks, 0u);
+  EXPECT_EQ(r->tiers[0].admissions_refused, 2u);
+}
+
 TEST(ReplayTest, TwoNodesHitLocallyOrRemotely) {
   ReplayOptions o = HostOnly(16);
   o.nodes = 2;

@@ -280,6 +280,17 @@ constexpr OptionSpec kOptions[] = {
            absl::StrCat("unknown policy '", t, "' (expected wal or fsync)"));
      },
      [](const DaemonOptions& o) { return std::string(SyncPolicyName(o.sync)); }},
+    {"disk-admit-after-hits", "N",
+     "hits a block needs before an eviction may spill it to the disk tier (0: every evicted "
+     "block; 1 keeps blocks nobody reused off the disk)",
+     [](const OptionsEnvironment&) { return std::string("1"); },
+     [](absl::string_view t, DaemonOptions& o) {
+       uint64_t v = 0;
+       absl::Status s = SetInRange(ParseUint(t), t, 0, 1'000'000, v);
+       if (s.ok()) o.disk_admit_after_hits = static_cast<uint32_t>(v);
+       return s;
+     },
+     [](const DaemonOptions& o) { return absl::StrCat(o.disk_admit_after_hits); }},
     {"max-message-bytes", "BYTES", "largest RPC message accepted (e.g. 67108864 or 64MiB)",
      [](const OptionsEnvironment&) { return std::string("64MiB"); },
      [](absl::string_view t, DaemonOptions& o) {

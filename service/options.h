@@ -47,9 +47,10 @@ struct DaemonOptions {
   std::string profile;  // --profile: model profile name or path (profile.h)
   kernels::Format storage_format = kernels::Format::kNvfp4;
   SyncPolicy sync = SyncPolicy::kWal;
-  uint64_t max_message_bytes = 0;  // largest RPC message accepted
-  uint32_t max_batch_blocks = 0;   // most blocks in one batched request
-  uint32_t max_connections = 0;    // most concurrent RPC connections
+  uint32_t disk_admit_after_hits = 1;  // --disk-admit-after-hits (TierManagerOptions)
+  uint64_t max_message_bytes = 0;      // largest RPC message accepted
+  uint32_t max_batch_blocks = 0;       // most blocks in one batched request
+  uint32_t max_connections = 0;        // most concurrent RPC connections
   // Router (service/router): engines whose KV events to ingest, each
   // "WORKER=ENDPOINT" or "WORKER=ENDPOINT;replay=ENDPOINT" (ZMQ, INTEROP.md).
   std::vector<std::string> engine_events;

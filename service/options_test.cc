@@ -47,6 +47,7 @@ TEST(DaemonOptions, DefaultsWorkWithNoFlags) {
   EXPECT_EQ(o->profile, "tiny");
   EXPECT_EQ(o->storage_format, kernels::Format::kNvfp4);
   EXPECT_EQ(o->sync, SyncPolicy::kWal);
+  EXPECT_EQ(o->disk_admit_after_hits, 1u);
   EXPECT_EQ(o->max_message_bytes, 64u << 20);
   EXPECT_EQ(o->max_batch_blocks, 4096u);
   EXPECT_EQ(o->max_connections, 256u);
@@ -100,6 +101,11 @@ TEST(DaemonOptions, ErrorsNameTheFlag) {
               HasSubstr("--storage-format: unknown format 'nvfp5'"));
   EXPECT_EQ(ErrorOf({"--sync=sometimes"}),
             "--sync: unknown policy 'sometimes' (expected wal or fsync)");
+  EXPECT_THAT(ErrorOf({"--disk-admit-after-hits", "-1"}), HasSubstr("--disk-admit-after-hits:"));
+  EXPECT_THAT(ErrorOf({"--disk-admit-after-hits=2000000"}), HasSubstr("--disk-admit-after-hits:"));
+  absl::StatusOr<DaemonOptions> zero = ParseDaemonOptions({"--disk-admit-after-hits", "0"});
+  ASSERT_TRUE(zero.ok()) << zero.status();
+  EXPECT_EQ(zero->disk_admit_after_hits, 0u);
   EXPECT_EQ(ErrorOf({"--listen", "7411"}), "--listen: '7411' is not host:port");
   EXPECT_EQ(ErrorOf({"--listen", "::1:7411"}), "--listen: '::1:7411' is not host:port");
   EXPECT_THAT(ErrorOf({"--http=localhost:99999"}), HasSubstr("--http: 'localhost:99999' has an"));

@@ -45,6 +45,7 @@ absl::StatusOr<std::unique_ptr<tiers::TierManager>> Manage(const DaemonOptions& 
   }
   tiers::TierManagerOptions mo;
   mo.storage_format = o.storage_format;
+  mo.admit_after_hits = o.disk_admit_after_hits;
   mo.on_copy_change = std::move(on_copy_change);
   return tiers::TierManager::Create(mo, std::move(stack), env);
 }

@@ -36,6 +36,8 @@ void DeclareFlags(FlagSet& f) {
   f.String("device-gib", "device (HBM) tier per node, GiB", "0");
   f.String("host-gib", "host (DRAM) tier per node, GiB", "64");
   f.String("disk-gib", "disk (SSD) tier per node, GiB", "0");
+  f.String("disk-admit-after-hits",
+           "hits a block needs before eviction may spill it to disk (kvstashd's flag)", "1");
   f.String("nodes", "in-process nodes (rendezvous owners, requests round-robin)", "1");
   f.String("replicas", "owners per block with --nodes > 1", "1");
   f.Bool("materialize", "store real bytes in the real tiers (small budgets / tiny profile)");
@@ -160,8 +162,13 @@ absl::StatusOr<Parsed> ParseFlags(const FlagSet& f) {
   absl::StatusOr<uint64_t> nodes = f.GetU64("nodes");
   absl::StatusOr<uint64_t> replicas = f.GetU64("replicas");
   absl::StatusOr<uint64_t> ns = f.GetU64("namespace");
-  for (const absl::StatusOr<uint64_t>* v : {&requests, &bt, &nodes, &replicas, &ns}) {
+  absl::StatusOr<uint64_t> admit = f.GetU64("disk-admit-after-hits");
+  for (const absl::StatusOr<uint64_t>* v : {&requests, &bt, &nodes, &replicas, &ns, &admit}) {
     if (!v->ok()) return v->status();
+  }
+  if (*admit > 1'000'000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--disk-admit-after-hits: ", *admit, " is not in 0..1000000"));
   }
   if (*bt == 0 || *bt > service::kMaxBlockTokens) {
     return absl::InvalidArgumentError(
@@ -191,6 +198,8 @@ absl::StatusOr<Parsed> ParseFlags(const FlagSet& f) {
   o.nodes = static_cast<int>(std::min<uint64_t>(*nodes, 1 << 20));
   o.replicas = static_cast<int>(std::min<uint64_t>(*replicas, 1 << 20));
   o.key_namespace = *ns;
+  o.cache.disk_admit_after_hits = static_cast<uint32_t>(*admit);
+  p.setup.disk_admit_after_hits = o.cache.disk_admit_after_hits;
   o.mode = f.GetBool("materialize") ? replay::Mode::kMaterialized : replay::Mode::kSized;
   if (!f.Get("connect").empty()) {
     if (f.GetBool("materialize")) {

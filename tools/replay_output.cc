@@ -102,6 +102,7 @@ std::string ReplayJson(const ReplayReport& r, const ReplaySetup& s) {
       .Add("device_gib", s.device_gib)
       .Add("host_gib", s.host_gib)
       .Add("disk_gib", s.disk_gib)
+      .Add("disk_admit_after_hits", uint64_t{s.disk_admit_after_hits})
       .Add("requests", r.requests)
       .Add("prompt_tokens", r.prompt_tokens)
       .Add("hit_tokens", r.hit_tokens)

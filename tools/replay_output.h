@@ -18,6 +18,7 @@ struct ReplaySetup {
   std::string trace;
   uint64_t trace_requests = 0, distinct_blocks = 0;
   double device_gib = 0, host_gib = 0, disk_gib = 0;
+  uint32_t disk_admit_after_hits = 1;
   replay::CostModel cost;
 };
 

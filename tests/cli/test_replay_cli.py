@@ -217,3 +217,17 @@ def test_help_is_true():
     for flag in ("--trace", "--profile", "--format", "--device-gib", "--host-gib", "--disk-gib",
                  "--connect", "--json", "--materialize", "--sweep", "--nodes", "--gpu-tflops"):
         assert flag in p.stdout, flag
+
+
+def test_disk_admission_policy_is_a_flag():
+    args = ["--trace", HEAD400, "--host-gib", "4", "--disk-gib", "64"]
+    strict = replay_json(*args)
+    open_ = replay_json(*args, "--disk-admit-after-hits", "0")
+    assert strict["disk_admit_after_hits"] == 1 and open_["disk_admit_after_hits"] == 0
+    host_s, disk_s = strict["tiers"]
+    host_o, disk_o = open_["tiers"]
+    assert host_s["admissions_refused"] > 0 and host_o["admissions_refused"] == 0
+    assert host_o["spills"] > host_s["spills"]
+    assert open_["hit_blocks"] >= strict["hit_blocks"]
+    p = replay("--disk-admit-after-hits", "x", check=False)
+    assert p.returncode == 2 and "--disk-admit-after-hits" in p.stderr
