@@ -21,8 +21,8 @@ int RunPin(const Args& args);
 int RunUnpin(const Args& args);
 int RunErase(const Args& args);
 int RunHash(const Args& args);
-int RunRoute(const Args& args);  // kvstash route (tools/cmd_route.cc)
-int RunDemo(const Args& args);   // kvstash demo (tools/cmd_demo.cc)
+int RunRoute(const Args& args);   // kvstash route (tools/cmd_route.cc)
+int RunDemo(const Args& args);    // kvstash demo (tools/cmd_demo.cc)
 int RunReplay(const Args& args);  // kvstash replay (tools/cmd_replay.cc)
 // kvstash bench [all|codec|tiers|service|router|transport] (tools/cmd_bench.cc)
 int RunBench(const Args& args);
