@@ -151,15 +151,10 @@ class ManagerCache final : public NodeCache {
 
 absl::StatusOr<uint64_t> StoredBlockBytes(const service::ModelProfile& profile,
                                           kernels::Format format) {
-  tiers::BlockHeader h;
-  h.format = format;
-  h.geometry = profile.geometry;
-  h.scales.assign(tiers::ScaleCount(format, profile.geometry), 1.0f);
-  h.parent = tiers::BlockKey{};
-  absl::StatusOr<uint64_t> payload = tiers::PayloadBytesFor(format, profile.geometry);
-  if (!payload.ok()) return payload.status();
-  h.payload_bytes = *payload;
-  return tiers::SerializedBytes(h);
+  absl::StatusOr<tiers::BlockHeader> h =
+      tiers::SizedHeader(format, profile.geometry, tiers::BlockKey{});
+  if (!h.ok()) return h.status();
+  return tiers::SerializedBytes(*h);
 }
 
 absl::StatusOr<std::unique_ptr<NodeCache>> CreateSizedCache(const CacheOptions& o, Clock* clock) {

@@ -18,17 +18,11 @@ std::vector<uint64_t> SlotSizes(const ModelProfile& profile) {
   for (kernels::Format f :
        {kernels::Format::kBf16, kernels::Format::kFp16, kernels::Format::kFp8E4M3,
         kernels::Format::kNvfp4, kernels::Format::kMxfp4}) {
-    absl::StatusOr<uint64_t> payload = tiers::PayloadBytesFor(f, profile.geometry);
-    if (!payload.ok()) continue;
     // Headers differ with and without a parent key; give both an exact fit.
-    for (bool with_parent : {false, true}) {
-      tiers::BlockHeader h;
-      h.format = f;
-      h.geometry = profile.geometry;
-      h.scales.assign(tiers::ScaleCount(f, profile.geometry), 1.0f);
-      if (with_parent) h.parent = tiers::BlockKey{};
-      h.payload_bytes = *payload;
-      sizes.push_back(tiers::SerializedBytes(h));
+    for (std::optional<tiers::BlockKey> parent :
+         {std::optional<tiers::BlockKey>(), std::optional<tiers::BlockKey>(tiers::BlockKey{})}) {
+      absl::StatusOr<tiers::BlockHeader> h = tiers::SizedHeader(f, profile.geometry, parent);
+      if (h.ok()) sizes.push_back(tiers::SerializedBytes(*h));
     }
   }
   return sizes;

@@ -90,6 +90,20 @@ absl::StatusOr<BlockKey> DecodeKey(absl::string_view bytes) {
   return key;
 }
 
+absl::StatusOr<BlockHeader> SizedHeader(Format format, const KvGeometry& geometry,
+                                        std::optional<BlockKey> parent) {
+  absl::StatusOr<uint64_t> payload = PayloadBytesFor(format, geometry);
+  if (!payload.ok()) return payload.status();
+  BlockHeader h;
+  h.parent = parent;
+  h.format = format;
+  h.geometry = geometry;
+  h.scales.assign(ScaleCount(format, geometry), 1.0f);
+  h.dynamic_scales = !h.scales.empty();
+  h.payload_bytes = *payload;
+  return h;
+}
+
 size_t ScaleCount(Format f, const KvGeometry& g) {
   if (f != Format::kNvfp4 && f != Format::kFp8E4M3) return 0;
   return static_cast<size_t>(g.layers) * g.planes;

@@ -85,6 +85,14 @@ absl::StatusOr<uint64_t> PayloadBytesFor(kernels::Format f, const kernels::KvGeo
 // InvalidArgument naming the field.
 absl::Status ValidateHeader(const BlockHeader& h);
 
+// The header of a block of `format` and `geometry` as its bytes would have
+// it: payload size from PayloadBytesFor, every global scale 1 (dynamic when
+// the format has any), no checksum. Gives a block's serialised size
+// (SerializedBytes; a parent key makes the header larger), and is what a
+// size-only block carries (TierManager::PutSized).
+absl::StatusOr<BlockHeader> SizedHeader(kernels::Format format, const kernels::KvGeometry& geometry,
+                                        std::optional<BlockKey> parent = std::nullopt);
+
 // Bytes of the encoded header (a multiple of 64, so payloads stay aligned).
 size_t EncodedHeaderBytes(const BlockHeader& h);
 // Bytes of the whole serialised block.

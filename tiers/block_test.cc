@@ -78,6 +78,26 @@ TEST(BlockHeader, ValidationNamesTheField) {
             absl::string_view::npos);
 }
 
+TEST(SizedHeader, HasTheSizeOfTheRealBlock) {
+  const std::string real = testing::MakeBlock(testing::Key(1));
+  absl::StatusOr<BlockHeader> h = SizedHeader(kernels::Format::kNvfp4, testing::SmallGeometry());
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(SerializedBytes(*h), real.size());
+  EXPECT_TRUE(h->dynamic_scales);
+  EXPECT_TRUE(ValidateHeader(*h).ok());
+  absl::StatusOr<BlockHeader> with_parent =
+      SizedHeader(kernels::Format::kNvfp4, testing::SmallGeometry(), testing::Key(0));
+  ASSERT_TRUE(with_parent.ok());
+  EXPECT_GE(SerializedBytes(*with_parent), SerializedBytes(*h));
+  absl::StatusOr<BlockHeader> bf16 = SizedHeader(kernels::Format::kBf16, testing::SmallGeometry());
+  ASSERT_TRUE(bf16.ok());
+  EXPECT_FALSE(bf16->dynamic_scales);
+  EXPECT_TRUE(bf16->scales.empty());
+  kernels::KvGeometry bad = testing::SmallGeometry();
+  bad.head_dim = 3;
+  EXPECT_FALSE(SizedHeader(kernels::Format::kNvfp4, bad).ok());
+}
+
 TEST(ParseBlock, EveryFlippedBitIsCaught) {
   const std::string block = MakeBlock(Key(1), 1, KvGeometry{1, 1, 16, 4, 2});
   for (size_t i = 0; i < block.size(); ++i) {

@@ -17,11 +17,8 @@ using testing::SmallGeometry;
 // A header-only block as TierManager::PutSized makes it, for `bytes` of
 // declared payload.
 std::string SizedBlock(uint64_t k, uint64_t payload_bytes) {
-  BlockHeader h;
+  BlockHeader h = *SizedHeader(kernels::Format::kBf16, SmallGeometry());
   h.key = Key(k);
-  h.format = kernels::Format::kBf16;
-  h.geometry = SmallGeometry();
-  h.payload_bytes = *PayloadBytesFor(h.format, h.geometry);
   EXPECT_EQ(h.payload_bytes, payload_bytes);
   std::string block(EncodedHeaderBytes(h), '\0');
   EncodeHeaderInto(h, absl::MakeSpan(block));
@@ -77,13 +74,7 @@ TEST(SizedTierTest, RefusesBlocksWithPayload) {
 class SizedManagerTest : public ::testing::Test {
  protected:
   void Build(int fast, int slow, TierManagerOptions o = {}) {
-    SizedPutRequest probe{Key(0), std::nullopt, 0, SmallGeometry()};
-    BlockHeader h;
-    h.format = o.storage_format;
-    h.geometry = probe.geometry;
-    h.scales.assign(ScaleCount(h.format, h.geometry), 1.0f);
-    h.payload_bytes = *PayloadBytesFor(h.format, h.geometry);
-    block_bytes_ = SerializedBytes(h);
+    block_bytes_ = SerializedBytes(*SizedHeader(o.storage_format, SmallGeometry()));
     std::vector<TierConfig> tiers;
     tiers.push_back(
         {std::make_unique<SizedTier>(SizedTierOptions{"host", fast * block_bytes_, false, {}}),

@@ -86,21 +86,14 @@ absl::Status TierManager::Put(const PutRequest& r) {
 }
 
 absl::Status TierManager::PutSized(const SizedPutRequest& r) {
-  BlockHeader h;
-  h.key = r.key;
-  h.parent = r.parent;
-  h.priority = r.priority;
-  h.format = options_.storage_format;
-  h.geometry = r.geometry;
-  h.scales.assign(ScaleCount(h.format, h.geometry), 1.0f);
-  h.dynamic_scales = !h.scales.empty();
-  absl::StatusOr<uint64_t> payload = PayloadBytesFor(h.format, h.geometry);
-  if (!payload.ok()) return payload.status();
-  h.payload_bytes = *payload;
-  if (absl::Status s = ValidateHeader(h); !s.ok()) return s;
-  std::string block(EncodedHeaderBytes(h), '\0');
-  EncodeHeaderInto(h, absl::MakeSpan(block));
-  return Insert(h, block, SerializedBytes(h));
+  absl::StatusOr<BlockHeader> h = SizedHeader(options_.storage_format, r.geometry, r.parent);
+  if (!h.ok()) return h.status();
+  h->key = r.key;
+  h->priority = r.priority;
+  if (absl::Status s = ValidateHeader(*h); !s.ok()) return s;
+  std::string block(EncodedHeaderBytes(*h), '\0');
+  EncodeHeaderInto(*h, absl::MakeSpan(block));
+  return Insert(*h, block, SerializedBytes(*h));
 }
 
 absl::Status TierManager::Insert(const BlockHeader& h, absl::string_view block, uint64_t bytes) {
