@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -23,6 +22,7 @@
 #include "bench/redis_client.h"
 #include "bench/service_bench_internal.h"
 #include "bench/subprocess.h"
+#include "common/scratch_dir.h"
 
 namespace kvstash::bench {
 namespace {
@@ -35,31 +35,6 @@ using service_internal::SizeName;
 
 constexpr double kStartTimeoutS = 30;
 constexpr double kPhaseTimeoutS = 300;
-
-// A scratch directory, removed with everything in it.
-class ScratchDir {
- public:
-  static absl::StatusOr<std::unique_ptr<ScratchDir>> Create(std::string parent) {
-    if (parent.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-    }
-    std::string tmpl = parent + "/kvstash-service-bench-XXXXXX";
-    if (mkdtemp(tmpl.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("cannot create a scratch dir under ", parent));
-    }
-    return std::unique_ptr<ScratchDir>(new ScratchDir(tmpl));
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string path) : path_(std::move(path)) {}
-  const std::string path_;
-};
 
 std::string FileTail(const std::string& path) {
   std::ifstream in(path);
@@ -390,7 +365,8 @@ absl::StatusOr<ServiceBenchReport> RunServiceBench(const ServiceBenchOptions& o,
   std::ostream null_stream(nullptr);
   std::ostream& log = progress != nullptr ? *progress : null_stream;
   signal(SIGPIPE, SIG_IGN);  // a worker that dies is reported, not fatal to us
-  absl::StatusOr<std::unique_ptr<ScratchDir>> dir = ScratchDir::Create(o.dir);
+  absl::StatusOr<std::unique_ptr<ScratchDir>> dir =
+      ScratchDir::Create(o.dir, "kvstash-service-bench");
   if (!dir.ok()) return dir.status();
   ServiceBenchReport report;
 

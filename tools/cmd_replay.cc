@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -15,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/json_reader.h"
+#include "common/scratch_dir.h"
 #include "replay/replayer.h"
 #include "replay/sweep.h"
 #include "service/profile.h"
@@ -41,7 +40,9 @@ void DeclareFlags(FlagSet& f) {
   f.String("nodes", "in-process nodes (rendezvous owners, requests round-robin)", "1");
   f.String("replicas", "owners per block with --nodes > 1", "1");
   f.Bool("materialize", "store real bytes in the real tiers (small budgets / tiny profile)");
-  f.String("scratch-dir", "where --materialize puts its disk tier (removed after)", "/tmp");
+  f.String("scratch-dir",
+           "where --materialize puts its disk tier, removed after (default: $TMPDIR, else /tmp)",
+           std::nullopt, true);
   f.String("connect",
            "replay against running kvstashd(s): ADDR[,ADDR...], requests round-robin; blocks are "
            "put as bf16 and stored in each daemon's own --storage-format (give the same "
@@ -224,30 +225,6 @@ absl::StatusOr<Parsed> ParseFlags(const FlagSet& f) {
   return p;
 }
 
-// A scratch directory removed on destruction (--materialize).
-class ScratchDir {
- public:
-  static absl::StatusOr<ScratchDir> Create(const std::string& parent) {
-    std::string tmpl = parent + "/kvstash-replay-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("--scratch-dir: cannot create a directory in ",
-                                              parent, ": ", std::strerror(errno)));
-    }
-    return ScratchDir(tmpl);
-  }
-  ScratchDir(ScratchDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
-  ScratchDir& operator=(ScratchDir&&) = delete;
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit ScratchDir(std::string p) : path_(std::move(p)) {}
-  std::string path_;
-};
-
 void Progress(size_t done, size_t total) {
   if (::isatty(2) || done == total) {
     std::cerr << "replay: " << done << "/" << total << " requests" << (done == total ? "\n" : "\r")
@@ -373,7 +350,7 @@ int RunReplay(const Args& args) {
   p.setup.trace_requests = trace->requests.size();
   p.setup.distinct_blocks = trace->distinct_blocks;
   if (trace->reordered) std::cerr << "replay: note: the trace was not in timestamp order; sorted\n";
-  std::optional<ScratchDir> scratch;
+  std::unique_ptr<ScratchDir> scratch;
   if (p.options.mode == replay::Mode::kMaterialized) {
     const double gib =
         static_cast<double>(trace->distinct_blocks) *
@@ -386,12 +363,13 @@ int RunReplay(const Args& args) {
                 << " GiB of bf16 KV data for this trace and profile; this takes a while (the "
                    "default size-only replay does not)\n";
     }
-    absl::StatusOr<ScratchDir> d = ScratchDir::Create(f.Get("scratch-dir"));
+    absl::StatusOr<std::unique_ptr<ScratchDir>> d =
+        ScratchDir::Create(f.Get("scratch-dir"), "kvstash-replay");
     if (!d.ok()) {
-      std::cerr << "error: " << d.status().message() << "\n";
+      std::cerr << "error: --scratch-dir: " << d.status().message() << "\n";
       return 1;
     }
-    scratch.emplace(*std::move(d));
+    scratch = *std::move(d);
     p.options.cache.scratch_dir = scratch->path();
   }
   if (f.GetBool("sweep")) return RunSweep(f, p, *trace);
