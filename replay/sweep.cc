@@ -21,29 +21,20 @@ const SweepPoint* Find(const std::vector<SweepPoint>& points, double gib, absl::
 
 }  // namespace
 
-absl::StatusOr<SweepTier> ParseSweepTier(absl::string_view name) {
-  if (name == "device") return SweepTier::kDevice;
-  if (name == "host") return SweepTier::kHost;
-  if (name == "disk") return SweepTier::kDisk;
+absl::StatusOr<Source> ParseSweepTier(absl::string_view name) {
+  for (Source t : {Source::kDevice, Source::kHost, Source::kDisk}) {
+    if (name == SourceName(t)) return t;
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("'", name, "' is not a tier (expected device, host or disk)"));
-}
-
-const char* SweepTierName(SweepTier t) {
-  switch (t) {
-    case SweepTier::kDevice:
-      return "device";
-    case SweepTier::kHost:
-      return "host";
-    case SweepTier::kDisk:
-      return "disk";
-  }
-  return "?";
 }
 
 absl::StatusOr<std::vector<SweepPoint>> Sweep(const Trace& trace, const SweepOptions& o) {
   if (o.budgets_gib.empty()) return absl::InvalidArgumentError("sweep: no budgets");
   if (o.formats.empty()) return absl::InvalidArgumentError("sweep: no formats");
+  if (o.tier == Source::kRemote) {
+    return absl::InvalidArgumentError("sweep: the remote tier has no budget of its own");
+  }
   for (size_t i = 0; i < o.budgets_gib.size(); ++i) {
     if (!(o.budgets_gib[i] > 0) || (i > 0 && o.budgets_gib[i] <= o.budgets_gib[i - 1])) {
       return absl::InvalidArgumentError("sweep budgets must be positive and strictly ascending");
@@ -59,14 +50,16 @@ absl::StatusOr<std::vector<SweepPoint>> Sweep(const Trace& trace, const SweepOpt
       r.progress = nullptr;
       const uint64_t bytes = static_cast<uint64_t>(std::llround(gib * kGiB));
       switch (o.tier) {
-        case SweepTier::kDevice:
+        case Source::kDevice:
           r.cache.device_bytes = bytes;
           break;
-        case SweepTier::kHost:
+        case Source::kHost:
           r.cache.host_bytes = bytes;
           break;
-        case SweepTier::kDisk:
+        case Source::kDisk:
           r.cache.disk_bytes = bytes;
+          break;
+        case Source::kRemote:  // refused above
           break;
       }
       absl::StatusOr<ReplayReport> report = Replay(trace, r);

@@ -22,13 +22,12 @@
 
 namespace kvstash::replay {
 
-enum class SweepTier : uint8_t { kDevice = 0, kHost = 1, kDisk = 2 };
-absl::StatusOr<SweepTier> ParseSweepTier(absl::string_view name);
-const char* SweepTierName(SweepTier t);
+// The tier a sweep varies: device, host or disk (a Source other than remote).
+absl::StatusOr<Source> ParseSweepTier(absl::string_view name);
 
 struct SweepOptions {
-  ReplayOptions base;  // everything but the swept budget and the format
-  SweepTier tier = SweepTier::kHost;
+  ReplayOptions base;               // everything but the swept budget and the format
+  Source tier = Source::kHost;      // device, host or disk
   std::vector<double> budgets_gib;  // per node, ascending
   std::vector<kernels::Format> formats;
   // Called before each point with its index, the count, budget and format.

@@ -81,6 +81,11 @@ TEST(SweepTest, BadSweepsAreClearErrors) {
   EXPECT_FALSE(Sweep(*t, o).ok());
   EXPECT_TRUE(absl::IsNotFound(Compare({}, "nvfp4", "fp8_e4m3").status()));
   EXPECT_FALSE(ParseSweepTier("ram").ok());
+  EXPECT_FALSE(ParseSweepTier("remote").ok());
+  EXPECT_EQ(*ParseSweepTier("disk"), Source::kDisk);
+  o.budgets_gib = {8};
+  o.tier = Source::kRemote;
+  EXPECT_NE(Sweep(*t, o).status().message().find("remote"), std::string::npos);
 }
 
 }  // namespace

@@ -235,7 +235,7 @@ void Progress(size_t done, size_t total) {
 int RunSweep(const FlagSet& f, const Parsed& p, const replay::Trace& trace) {
   replay::SweepOptions so;
   so.base = p.options;
-  absl::StatusOr<replay::SweepTier> tier = replay::ParseSweepTier(f.Get("sweep-tier"));
+  absl::StatusOr<replay::Source> tier = replay::ParseSweepTier(f.Get("sweep-tier"));
   absl::StatusOr<std::vector<double>> gib = ParseGibList("sweep-gib", f.Get("sweep-gib"));
   absl::StatusOr<std::vector<kernels::Format>> formats =
       ParseFormats("sweep-formats", f.Get("sweep-formats"));
@@ -280,7 +280,7 @@ int RunSweep(const FlagSet& f, const Parsed& p, const replay::Trace& trace) {
     std::ofstream(script) << replay::GnuplotScript(
         *points, png,
         absl::StrCat("kvstash replay: ", p.options.cache.profile.name, ", ", trace.requests.size(),
-                     " requests, ", replay::SweepTierName(so.tier), " budget swept"));
+                     " requests, ", replay::SourceName(so.tier), " budget swept"));
     const std::string cmd = absl::StrCat("gnuplot '", script, "' 2>&1");
     const int rc = std::system(cmd.c_str());
     plot_note =
@@ -293,17 +293,17 @@ int RunSweep(const FlagSet& f, const Parsed& p, const replay::Trace& trace) {
     std::vector<std::string> items;
     for (const replay::SweepPoint& pt : *points) {
       ReplaySetup s = p.setup;
-      (so.tier == replay::SweepTier::kDevice ? s.device_gib
-       : so.tier == replay::SweepTier::kHost ? s.host_gib
-                                             : s.disk_gib) = pt.budget_gib;
+      (so.tier == replay::Source::kDevice ? s.device_gib
+       : so.tier == replay::Source::kHost ? s.host_gib
+                                          : s.disk_gib) = pt.budget_gib;
       items.push_back(ReplayJson(pt.report, s));
     }
-    std::cout << "{\"sweep_tier\":\"" << replay::SweepTierName(so.tier) << "\",\"csv\":\"" << csv
+    std::cout << "{\"sweep_tier\":\"" << replay::SourceName(so.tier) << "\",\"csv\":\"" << csv
               << "\",\"points\":[" << absl::StrJoin(items, ",") << "]";
     if (cmp.ok()) std::cout << ",\"nvfp4_vs_fp8\":" << ComparisonJson(*cmp);
     std::cout << "}\n";
   } else {
-    std::cout << "sweep of the " << replay::SweepTierName(so.tier) << " budget per node ("
+    std::cout << "sweep of the " << replay::SourceName(so.tier) << " budget per node ("
               << trace.requests.size() << " requests, profile " << p.options.cache.profile.name
               << ", " << replay::ModeName(p.options.mode) << ")\n";
     PrintSweepTable(*points, std::cout);
