@@ -48,7 +48,8 @@ const std::vector<std::string>& BenchFamilies() {
 std::vector<std::string> QuickFlags(absl::string_view family) {
   // Each family's own flags (`kvstash bench <family> --help`), chosen so that
   // every family takes seconds, not minutes, on two cores. Not transport's
-  // --quick: its 4 MiB working set is smaller than a window of 1 MiB blocks.
+  // --quick: that is a smoke run (4 MiB working set, so fewer 1 MiB blocks in
+  // flight), not a measurement.
   // codec keeps its 64 MiB tensors: smaller ones fit in cache, which moves
   // the memcpy baseline (and every ratio) to another regime.
   if (family == "codec") return {"--min_time=0.05"};
